@@ -1,0 +1,88 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "cloud-auto-heal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "autoheal-monitor", targets: ["autoheal-monitor"]),
+        .executable(name: "autoheal-engine", targets: ["autoheal-engine"]),
+        .executable(name: "autoheal", targets: ["autoheal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // C: the system libraries and the typed shims over their variadic functions.
+        .systemLibrary(
+            name: "CRabbitMQ", pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]),
+        .target(name: "CAMQPShim", dependencies: ["CRabbitMQ"]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+
+        // Core: config, payloads, envelope, decisions, logging. No C, no I/O clients.
+        .target(
+            name: "AutoHealCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")]),
+
+        // Clients: one thin Swift wrapper per C library, and the Docker API on top of HTTP.
+        .target(
+            name: "AMQP",
+            dependencies: ["CAMQPShim", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "HTTP", dependencies: ["CCurlShim"]),
+        .target(name: "DockerAPI", dependencies: ["HTTP", "AutoHealCore"]),
+
+        // Handlers: what each payload does, through the Docker API. Never the broker.
+        .target(name: "Handlers", dependencies: ["DockerAPI", "AutoHealCore"]),
+
+        // Services.
+        .target(name: "Messaging", dependencies: ["AMQP", "AutoHealCore"]),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Messaging", "Handlers", "DockerAPI",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "Monitor",
+            dependencies: [
+                "Messaging",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // Programs.
+        .executableTarget(
+            name: "autoheal-monitor",
+            dependencies: [
+                "Monitor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "autoheal-engine",
+            dependencies: [
+                "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "autoheal",
+            dependencies: [
+                "Messaging", "DockerAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Tests.
+        .target(
+            name: "AutoHealTestSupport",
+            dependencies: ["HTTP", "AutoHealCore"],
+            path: "Tests/AutoHealTestSupport"),
+        .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
+        .testTarget(name: "HandlersTests", dependencies: ["Handlers", "AutoHealTestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "AutoHealTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["AutoHealTestSupport", "HTTP"]),
+    ]
+)

@@ -1,0 +1,200 @@
+import CAMQPShim
+
+/// One rabbitmq-c connection with channel 1 open. Not thread-safe: it is created, used and
+/// closed by exactly one thread (the publisher's or the consumer's). The C handle never
+/// leaves this type.
+final class AMQPConnection {
+    private var handle: OpaquePointer?
+    let server: AMQPServer
+    private var nextPublishTag: UInt64 = 1
+
+    static let channel: UInt16 = 1
+
+    /// Connects, logs in, opens channel 1 and declares the topology.
+    init(settings: AMQPSettings, server: AMQPServer, topology: AMQPTopology) throws(AMQPError) {
+        self.server = server
+        var status = cah_amqp_status()
+        handle = cah_amqp_open(
+            server.host, Int32(server.port), Int32(settings.connectTimeout.wholeMilliseconds), settings.vhost,
+            settings.username, settings.password, Int32(settings.heartbeatSeconds), &status)
+        guard handle != nil else {
+            throw AMQPError(.connect, code: Int(status.code), "\(server): \(Self.text(status))")
+        }
+        do {
+            try check(cah_amqp_channel_open(handle, Self.channel, &status), status)
+            try declare(topology)
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let handle { cah_amqp_close(handle) }
+        handle = nil
+    }
+
+    private static func text(_ status: cah_amqp_status) -> String {
+        withUnsafeBytes(of: status.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    private func check(_ rc: Int32, _ status: cah_amqp_status) throws(AMQPError) {
+        guard rc != 0 else { return }
+        let kind: AMQPError.Kind =
+            status.kind == Int32(CAH_AMQP_LIBRARY_ERROR.rawValue) ? .connectionLost : .closedByBroker
+        throw AMQPError(kind, code: kind == .closedByBroker ? Int(status.code) : 0, "\(server): \(Self.text(status))")
+    }
+
+    private func live() throws(AMQPError) -> OpaquePointer {
+        guard let handle else { throw AMQPError(.connectionLost, "\(server): connection already closed") }
+        return handle
+    }
+
+    // MARK: - Topology
+
+    func declare(_ topology: AMQPTopology) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        for exchange in topology.exchanges {
+            try check(cah_amqp_exchange_declare(h, Self.channel, exchange.name, exchange.type, 1, &status), status)
+        }
+        for queue in topology.queues {
+            let sac: Int32 = queue.singleActiveConsumer.map { $0 ? 1 : 0 } ?? -1
+            var messages: UInt32 = 0, consumers: UInt32 = 0
+            try check(
+                cah_amqp_queue_declare(h, Self.channel, queue.name, 1, 0, queue.queueType, sac, &messages, &consumers, &status),
+                status)
+        }
+        for binding in topology.bindings {
+            try check(cah_amqp_queue_bind(h, Self.channel, binding.queue, binding.exchange, binding.routingKey, &status), status)
+        }
+    }
+
+    /// Counts of a queue that exists (passive declare).
+    func queueCounts(_ name: String) throws(AMQPError) -> (messages: Int, consumers: Int) {
+        let h = try live()
+        var status = cah_amqp_status()
+        var messages: UInt32 = 0, consumers: UInt32 = 0
+        try check(cah_amqp_queue_declare(h, Self.channel, name, 1, 1, nil, -1, &messages, &consumers, &status), status)
+        return (Int(messages), Int(consumers))
+    }
+
+    // MARK: - Publishing
+
+    func enableConfirms() throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_confirm_select(h, Self.channel, &status), status)
+        nextPublishTag = 1
+    }
+
+    /// Publishes a persistent, mandatory message and waits for the broker's confirm.
+    func publishConfirmed(_ message: AMQPMessage, deadline: ContinuousClock.Instant) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        let rc = message.body.withUnsafeBytes { body in
+            cah_amqp_publish(
+                h, Self.channel, message.exchange, message.routingKey, 1, body.baseAddress, body.count,
+                message.contentType, message.messageID, message.header?.name, message.header?.value, &status)
+        }
+        try check(rc, status)
+        let tag = nextPublishTag
+        nextPublishTag += 1
+        var returned = false
+        while true {
+            let left = deadline - .now
+            guard left > .zero else {
+                throw AMQPError(.timedOut, "\(server): no confirm for the message to \(message.exchange)")
+            }
+            var confirmed: UInt64 = 0
+            var multiple: Int32 = 0
+            let event = cah_amqp_next_publisher_event(h, min(left.wholeMilliseconds, 1000), &confirmed, &multiple, &status)
+            switch event {
+            case Int32(CAH_PUB_TIMEOUT.rawValue): continue
+            case Int32(CAH_PUB_RETURN.rawValue): returned = true
+            case Int32(CAH_PUB_ACK.rawValue), Int32(CAH_PUB_NACK.rawValue):
+                guard confirmed == tag || (multiple != 0 && confirmed >= tag) else { continue }
+                if event == Int32(CAH_PUB_NACK.rawValue) {
+                    throw AMQPError(.nacked, "\(server): broker refused the message to \(message.exchange)")
+                }
+                if returned {
+                    throw AMQPError(
+                        .unroutable,
+                        "\(server): no queue bound to exchange \(message.exchange) with routing key \(message.routingKey)")
+                }
+                return
+            default:
+                try check(-1, status)
+            }
+        }
+    }
+
+    // MARK: - Consuming
+
+    func startConsuming(queue: String, consumerTag: String, prefetch: UInt16) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_basic_qos(h, Self.channel, prefetch, &status), status)
+        try check(cah_amqp_basic_consume(h, Self.channel, queue, consumerTag, &status), status)
+    }
+
+    struct RawDelivery {
+        var deliveryTag: UInt64
+        var redelivered: Bool
+        var exchange: String
+        var routingKey: String
+        var consumerTag: String
+        var messageID: String?
+        var body: [UInt8]
+    }
+
+    /// Waits up to `timeout` for a delivery; nil on timeout. Services heartbeats meanwhile.
+    func nextDelivery(timeout: Duration) throws(AMQPError) -> RawDelivery? {
+        let h = try live()
+        var status = cah_amqp_status()
+        var raw = cah_amqp_delivery()
+        let rc = cah_amqp_consume(h, timeout.wholeMilliseconds, &raw, &status)
+        switch rc {
+        case Int32(CAH_CONSUME_TIMEOUT.rawValue): return nil
+        case Int32(CAH_CONSUME_DELIVERY.rawValue):
+            defer { cah_amqp_delivery_free(&raw) }
+            func field<T>(_ tuple: T) -> String {
+                withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            }
+            let id = field(raw.message_id)
+            return RawDelivery(
+                deliveryTag: raw.delivery_tag, redelivered: raw.redelivered != 0, exchange: field(raw.exchange),
+                routingKey: field(raw.routing_key), consumerTag: field(raw.consumer_tag),
+                messageID: id.isEmpty ? nil : id,
+                body: Array(UnsafeBufferPointer(start: raw.body, count: raw.body_len)))
+        case Int32(CAH_CONSUME_CANCELLED.rawValue):
+            throw AMQPError(.closedByBroker, "\(server): the broker cancelled the consumer (queue deleted?)")
+        default:
+            try check(-1, status)
+            return nil
+        }
+    }
+
+    func ack(_ tag: UInt64) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_ack(h, Self.channel, tag, &status), status)
+    }
+
+    func reject(_ tag: UInt64, requeue: Bool) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_reject(h, Self.channel, tag, requeue ? 1 : 0, &status), status)
+    }
+
+    /// Lets heartbeats flow on an idle connection; throws when the connection is gone.
+    func idle(timeout: Duration = .zero) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_idle(h, timeout.wholeMilliseconds, &status) == 0 ? 0 : -1, status)
+    }
+}

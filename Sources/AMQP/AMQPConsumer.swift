@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A message received from a queue, to be acked or rejected once handled.
+public struct AMQPDelivery: Sendable {
+    /// The queue it came from.
+    public var queue: String
+    public var deliveryTag: UInt64
+    /// True when the broker delivered it before (to a consumer that did not ack it).
+    public var redelivered: Bool
+    public var exchange: String
+    public var routingKey: String
+    public var messageID: String?
+    public var body: [UInt8]
+    /// Which connection it came on: an ack for an older connection is void (the broker
+    /// redelivers the message instead).
+    let generation: Int
+}
+
+/// Consumes queues with manual acknowledgement on its own thread and connection.
+///
+/// Deliveries come out of ``deliveries``; nothing is acked until the caller calls ``ack(_:)``,
+/// so a message whose handler never finished is redelivered after a crash or a lost
+/// connection. The consumer reconnects by itself with capped, jittered exponential back-off,
+/// trying the configured brokers in turn, and re-declares the topology each time.
+public final class AMQPConsumer: Sendable {
+    private enum Settlement: Sendable {
+        case ack
+        case reject(requeue: Bool)
+    }
+
+    private struct Shared {
+        var settlements: [(generation: Int, tag: UInt64, how: Settlement)] = []
+        var stopping = false
+        var deliveriesStopped = false
+        var connected = false
+        var lastError: String? = nil
+        var done = false
+        var doneWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let deliveries: AsyncStream<AMQPDelivery>
+    private let continuation: AsyncStream<AMQPDelivery>.Continuation
+    private let settings: AMQPSettings
+    private let topology: AMQPTopology
+    private let queues: [String]
+    private let prefetch: UInt16
+    private let logger: Logger
+    private let shared = Mutex(Shared())
+
+    /// Starts consuming `queues` (declared by `topology`) with at most `prefetch` unacked messages.
+    public init(settings: AMQPSettings, topology: AMQPTopology, queues: [String], prefetch: UInt16, logger: Logger) {
+        (deliveries, continuation) = AsyncStream.makeStream(of: AMQPDelivery.self)
+        self.settings = settings
+        self.topology = topology
+        self.queues = queues
+        self.prefetch = max(prefetch, 1)
+        self.logger = logger
+        let thread = Thread { [self] in run() }
+        thread.name = "amqp-consumer"
+        thread.start()
+    }
+
+    /// Whether the consumer holds a live connection right now.
+    public var isConnected: Bool { shared.withLock { $0.connected } }
+    /// The last connection error, if the consumer is not connected.
+    public var lastError: String? { shared.withLock { $0.lastError } }
+
+    /// Acknowledges a handled message (sent from the consumer thread shortly after).
+    public func ack(_ delivery: AMQPDelivery) {
+        shared.withLock { $0.settlements.append((delivery.generation, delivery.deliveryTag, .ack)) }
+    }
+
+    /// Rejects a message; with `requeue` false the broker drops it (or dead-letters it, if the queue says so).
+    public func reject(_ delivery: AMQPDelivery, requeue: Bool) {
+        shared.withLock { $0.settlements.append((delivery.generation, delivery.deliveryTag, .reject(requeue: requeue))) }
+    }
+
+    /// Ends ``deliveries`` but keeps the connection, so handlers still running can ack.
+    /// Messages that arrive from now on are not handed out; the broker requeues them when
+    /// ``stop()`` closes the connection.
+    public func stopDeliveries() {
+        shared.withLock { $0.deliveriesStopped = true }
+    }
+
+    /// Stops consuming: sends the acks given so far, closes the connection (the broker
+    /// requeues whatever was delivered but not acked) and ends ``deliveries``.
+    public func stop() async {
+        shared.withLock { $0.stopping = true }
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let done = shared.withLock { s -> Bool in
+                if s.done { return true }
+                s.doneWaiters.append(waiter)
+                return false
+            }
+            if done { waiter.resume() }
+        }
+    }
+
+    // MARK: - The consumer thread
+
+    private func run() {
+        var connection: AMQPConnection? = nil
+        var generation = 0
+        var outstanding = 0
+        var backoff = ReconnectBackoff()
+        var serverIndex = 0
+        var tagToQueue: [String: String] = [:]
+        let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+
+        func drop(_ error: AMQPError) -> Duration {
+            connection?.close()
+            connection = nil
+            outstanding = 0
+            let delay = backoff.next()
+            shared.withLock {
+                $0.connected = false
+                $0.lastError = error.description
+            }
+            return delay
+        }
+
+        func settle() throws(AMQPError) {
+            let pending = shared.withLock { s in
+                defer { s.settlements.removeAll() }
+                return s.settlements
+            }
+            for item in pending {
+                guard item.generation == generation, let c = connection else {
+                    logger.debug("settlement for an older connection dropped; the broker redelivers that message",
+                                 metadata: ["delivery_tag": "\(item.tag)"])
+                    continue
+                }
+                switch item.how {
+                case .ack: try c.ack(item.tag)
+                case .reject(let requeue): try c.reject(item.tag, requeue: requeue)
+                }
+                outstanding -= 1
+            }
+        }
+
+        var streamFinished = false
+        while true {
+            let (stopping, deliveriesStopped) = shared.withLock { ($0.stopping, $0.deliveriesStopped) }
+            if deliveriesStopped && !streamFinished {
+                continuation.finish()
+                streamFinished = true
+            }
+            if stopping {
+                try? settle()
+                connection?.close()
+                connection = nil
+                continuation.finish()
+                let waiters = shared.withLock { s in
+                    s.connected = false
+                    s.done = true
+                    defer { s.doneWaiters.removeAll() }
+                    return s.doneWaiters
+                }
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+
+            if connection == nil {
+                let server = settings.servers[serverIndex % settings.servers.count]
+                serverIndex += 1
+                do {
+                    let c = try AMQPConnection(settings: settings, server: server, topology: topology)
+                    tagToQueue = [:]
+                    for queue in queues {
+                        let tag = "\(queue)|\(identity)"
+                        try c.startConsuming(queue: queue, consumerTag: tag, prefetch: prefetch)
+                        tagToQueue[tag] = queue
+                    }
+                    connection = c
+                    generation += 1
+                    outstanding = 0
+                    backoff.reset()
+                    shared.withLock {
+                        $0.connected = true
+                        $0.lastError = nil
+                    }
+                    logger.info("consuming", metadata: [
+                        "broker": "\(server)", "vhost": "\(settings.vhost)", "queues": "\(queues.joined(separator: ","))",
+                        "prefetch": "\(prefetch)",
+                    ])
+                } catch {
+                    connection?.close()
+                    connection = nil
+                    let delay = drop(error)
+                    logger.warning("cannot consume from broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
+                    sleepUnlessStopping(delay)
+                    continue
+                }
+            }
+
+            do {
+                try settle()
+                // Poll quickly while handlers may be about to ack; otherwise wait longer.
+                let wait: Duration = outstanding == 0 ? .milliseconds(250) : (outstanding >= Int(prefetch) ? .milliseconds(1) : .milliseconds(10))
+                if let raw = try connection!.nextDelivery(timeout: streamFinished ? .milliseconds(10) : wait) {
+                    // After stopDeliveries the message stays unacked; closing the connection requeues it.
+                    guard !streamFinished else { continue }
+                    outstanding += 1
+                    let queue = tagToQueue[raw.consumerTag] ?? raw.routingKey
+                    continuation.yield(AMQPDelivery(
+                        queue: queue, deliveryTag: raw.deliveryTag, redelivered: raw.redelivered, exchange: raw.exchange,
+                        routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, generation: generation))
+                }
+            } catch {
+                let delay = drop(error)
+                logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                sleepUnlessStopping(delay)
+            }
+        }
+    }
+
+    private func sleepUnlessStopping(_ delay: Duration) {
+        let until = ContinuousClock.now + delay
+        while ContinuousClock.now < until, !shared.withLock({ $0.stopping }) {
+            Thread.sleep(forTimeInterval: min((until - .now).timeInterval, 0.1))
+        }
+    }
+}

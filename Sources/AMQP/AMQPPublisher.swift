@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Publishes persistent messages with publisher confirms, on its own thread and connection.
+///
+/// ``publish(_:timeout:)`` returns only once the broker confirmed the message (basic.ack
+/// for a message that reached a queue). A message the broker nacks, returns as unroutable,
+/// or loses with the connection is retried on a fresh connection (which re-declares the
+/// topology) until its deadline; meanwhile the publisher reconnects with capped, jittered
+/// exponential back-off, trying the configured brokers in turn.
+public final class AMQPPublisher: @unchecked Sendable {
+    private struct Job {
+        var message: AMQPMessage
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<Result<Void, AMQPError>, Never>
+        var lastError: AMQPError?
+    }
+
+    private let settings: AMQPSettings
+    private let topology: AMQPTopology
+    private let logger: Logger
+    /// Guards `jobs` and `stopping`; signalled when either changes.
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var stopping = false
+    private let connected = Mutex(false)
+    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    public init(settings: AMQPSettings, topology: AMQPTopology, logger: Logger) {
+        self.settings = settings
+        self.topology = topology
+        self.logger = logger
+        let thread = Thread { [self] in run() }
+        thread.name = "amqp-publisher"
+        thread.start()
+    }
+
+    /// Whether the publisher holds a live connection right now.
+    public var isConnected: Bool { connected.withLock { $0 } }
+
+    /// Publishes and waits for the broker's confirm, retrying until `timeout` passes.
+    public func publish(_ message: AMQPMessage, timeout: Duration = .seconds(30)) async throws(AMQPError) {
+        let deadline = ContinuousClock.now + timeout
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, AMQPError>, Never>) in
+            if !enqueue(Job(message: message, deadline: deadline, continuation: continuation)) {
+                continuation.resume(returning: .failure(AMQPError(.shutdown, "publisher is shut down")))
+            }
+        }
+        try result.get()
+    }
+
+    /// Stops the thread, failing messages not yet confirmed, and closes the connection.
+    public func shutdown() async {
+        requestStop()
+        await withCheckedContinuation { continuation in
+            let done = finished.withLock { state -> Bool in
+                if state.done { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func enqueue(_ job: Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return false }
+        jobs.append(job)
+        condition.signal()
+        return true
+    }
+
+    private func requestStop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: - The publisher thread
+
+    private func run() {
+        var connection: AMQPConnection? = nil
+        var backoff = ReconnectBackoff()
+        var nextAttempt = ContinuousClock.now
+        var serverIndex = 0
+
+        func drop(_ error: AMQPError) {
+            connection?.close()
+            connection = nil
+            connected.withLock { $0 = false }
+            let delay = backoff.next()
+            nextAttempt = .now + delay
+            logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+        }
+
+        while true {
+            condition.lock()
+            if jobs.isEmpty && !stopping { _ = condition.wait(until: Date().addingTimeInterval(1)) }
+            let now = ContinuousClock.now
+            var expired: [Job] = []
+            jobs.removeAll { job in
+                if job.deadline <= now { expired.append(job); return true }
+                return false
+            }
+            let stop = stopping
+            let job = jobs.first
+            condition.unlock()
+
+            for job in expired {
+                let error = job.lastError ?? AMQPError(.timedOut, "no broker confirmed the message in time")
+                job.continuation.resume(returning: .failure(AMQPError(.timedOut, "gave up publishing to \(job.message.exchange): \(error)")))
+            }
+            if stop {
+                condition.lock()
+                let left = jobs
+                jobs.removeAll()
+                condition.unlock()
+                for job in left { job.continuation.resume(returning: .failure(AMQPError(.shutdown, "publisher shut down"))) }
+                connection?.close()
+                connected.withLock { $0 = false }
+                let waiters = finished.withLock { state in
+                    state.done = true
+                    defer { state.waiters.removeAll() }
+                    return state.waiters
+                }
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+
+            guard let job else {
+                if let c = connection {
+                    do { try c.idle() } catch { drop(error) }
+                }
+                continue
+            }
+
+            if connection == nil {
+                let wait = nextAttempt - .now
+                if wait > .zero {
+                    condition.lock()
+                    if !stopping { _ = condition.wait(until: Date().addingTimeInterval(min(wait.timeInterval, 0.5))) }
+                    condition.unlock()
+                    continue
+                }
+                let server = settings.servers[serverIndex % settings.servers.count]
+                serverIndex += 1
+                do {
+                    let c = try AMQPConnection(settings: settings, server: server, topology: topology)
+                    try c.enableConfirms()
+                    connection = c
+                    connected.withLock { $0 = true }
+                    backoff.reset()
+                    logger.info("connected to broker", metadata: ["broker": "\(server)", "vhost": "\(settings.vhost)"])
+                } catch {
+                    setLastError(error)
+                    let delay = backoff.next()
+                    nextAttempt = .now + delay
+                    logger.warning("cannot connect to broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
+                    continue
+                }
+            }
+
+            do {
+                try connection!.publishConfirmed(job.message, deadline: job.deadline)
+                condition.lock()
+                jobs.removeFirst()
+                condition.unlock()
+                job.continuation.resume(returning: .success(()))
+            } catch {
+                setLastError(error)
+                drop(error)
+            }
+        }
+    }
+
+    private func setLastError(_ error: AMQPError) {
+        condition.lock()
+        if !jobs.isEmpty { jobs[0].lastError = error }
+        condition.unlock()
+    }
+}

@@ -1,0 +1,70 @@
+/// Exchanges, queues and bindings to declare (idempotently) on every new connection.
+public struct AMQPTopology: Sendable {
+    public struct Exchange: Sendable {
+        public var name: String
+        /// direct, fanout, topic or headers.
+        public var type: String
+        public init(name: String, type: String) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    public struct Queue: Sendable {
+        public var name: String
+        /// `x-queue-type` (classic or quorum), or nil to leave the argument out.
+        public var queueType: String?
+        /// `x-single-active-consumer`, or nil to leave the argument out.
+        public var singleActiveConsumer: Bool?
+        public init(name: String, queueType: String? = nil, singleActiveConsumer: Bool? = nil) {
+            self.name = name
+            self.queueType = queueType
+            self.singleActiveConsumer = singleActiveConsumer
+        }
+    }
+
+    public struct Binding: Sendable {
+        public var queue: String
+        public var exchange: String
+        public var routingKey: String
+        public init(queue: String, exchange: String, routingKey: String) {
+            self.queue = queue
+            self.exchange = exchange
+            self.routingKey = routingKey
+        }
+    }
+
+    /// Everything is declared durable.
+    public var exchanges: [Exchange]
+    public var queues: [Queue]
+    public var bindings: [Binding]
+
+    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = []) {
+        self.exchanges = exchanges
+        self.queues = queues
+        self.bindings = bindings
+    }
+}
+
+/// A message to publish. It is always persistent and published as mandatory.
+public struct AMQPMessage: Sendable {
+    public var exchange: String
+    public var routingKey: String
+    public var body: [UInt8]
+    public var contentType: String?
+    public var messageID: String?
+    /// One string header, such as the reason a message was dead-lettered.
+    public var header: (name: String, value: String)?
+
+    public init(
+        exchange: String, routingKey: String, body: [UInt8], contentType: String? = nil, messageID: String? = nil,
+        header: (name: String, value: String)? = nil
+    ) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.body = body
+        self.contentType = contentType
+        self.messageID = messageID
+        self.header = header
+    }
+}

@@ -1,0 +1,66 @@
+/// The commented config written to a missing config path on first run.
+///
+/// It is the same text as `etc/auto_heal.conf` in the repository (a test checks this).
+public enum ConfigTemplate {
+    public static let text = #"""
+# Cloud Auto Heal configuration (/etc/auto_heal.conf).
+#
+# Read by autoheal-monitor (deploy server), autoheal-engine (control servers) and the
+# autoheal CLI; each takes --config PATH to read another file. INI syntax: `key = value`,
+# whole-line comments with # or ;, no inline comments (a password may contain #).
+# Keep this file readable by root only: it holds the RabbitMQ password.
+
+[rabbitmq]
+# Broker as host or host:port (default port 5672). Several brokers of one cluster:
+# a comma list, tried in turn.
+rabbitmq_addr = 127.0.0.1:5672
+username = guest
+password = guest
+# Virtual host of the cloud-auto-heal exchanges and queues.
+vhost = /
+# AMQP heartbeat in seconds (0 turns heartbeats off).
+heartbeat = 30
+
+[hosts]
+# Docker hosts, comma lists. An entry is a host (Docker on docker_port), host:port,
+# or unix:///path/to/docker.sock for a local engine.
+# Example: control_hosts = 10.0.0.11, 10.0.0.12, 10.0.0.13
+control_hosts = 127.0.0.1
+compute_hosts = 127.0.0.1
+# Virtual IP of the control plane (where allocation_heal runs nova-manage).
+VIP = 127.0.0.1
+# Docker Engine API port. 2375 is unauthenticated: never expose it beyond the
+# management network.
+docker_port = 2375
+# Deadline in seconds for one Docker API call (restarts get stop_timeout on top).
+docker_timeout = 10
+
+[containers]
+# Container names watched on each kind of host (Kolla-Ansible names).
+control = nova_api, cinder_api, placement_api, cinder_volume, nova_conductor, nova_scheduler
+compute = nova_compute, nova_libvirt
+
+[schedule]
+# Seconds between the monitor's payloads; 0 turns one off.
+container_auto_heal = 60
+allocation_heal = 3600
+libvirt_suspend_wakeup = 300
+
+[engine]
+# Seconds Docker gives a container to stop on restart before killing it
+# (Kolla's own stop timeout is 60).
+stop_timeout = 60
+# Actions on one container without it being seen healthy in between; after that the
+# engine logs an ERROR that it needs a person and leaves it alone until it is healthy.
+max_failed_attempts = 3
+# Requests the engine handles at once (also the RabbitMQ prefetch).
+concurrency = 8
+
+[logging]
+# Log files, one per area: engine-control.log, engine-compute.log, engine-queue.log,
+# monitor.log. Everything also goes to standard output.
+log_dir = /var/log/autoheal
+# trace, debug, info, notice, warning, error or critical.
+level = info
+"""#
+}

@@ -1,0 +1,144 @@
+import Foundation
+
+/// One heal request as it travels through the broker.
+///
+/// On the wire it is a JSON object (version 1):
+/// `{"version":1,"id":"…","payload":"container_auto_heal","scope":"control",
+///   "issued_at":"2026-11-22T03:00:00Z","expires_at":"2026-11-22T03:01:00Z",
+///   "target":{"host":"10.0.0.11","container":"nova_api"}}`
+/// (`expires_at` and `target` optional). A bare payload name such as `container_auto_heal`,
+/// as the old monitor sent it, is read as an envelope for the queue's scope with no expiry.
+public struct Envelope: Sendable, Equatable, Codable {
+    public static let currentVersion = 1
+    /// Bodies larger than this are refused without being parsed.
+    public static let maximumBodySize = 64 * 1024
+
+    public var version: Int
+    public var id: String
+    public var payload: Payload
+    public var scope: Scope
+    public var issuedAt: Date
+    public var expiresAt: Date?
+    /// Set for a request about one container on one host; nil for a sweep of the whole scope.
+    public var target: TargetKey?
+
+    public init(
+        id: String = UUID().uuidString.lowercased(), payload: Payload, scope: Scope,
+        issuedAt: Date = Date(), expiresAt: Date? = nil, target: TargetKey? = nil
+    ) {
+        self.version = Self.currentVersion
+        self.id = id
+        self.payload = payload
+        self.scope = scope
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.target = target
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, id, payload, scope, target
+        case issuedAt = "issued_at"
+        case expiresAt = "expires_at"
+    }
+
+    /// The JSON body to publish.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a struct of strings, dates and enums cannot fail.
+        return Array(try! encoder.encode(self))
+    }
+
+    /// Reads a message body received on the queue of `queueScope`.
+    ///
+    /// Throws ``EnvelopeError`` naming what is wrong; never returns a request for another scope.
+    public static func decode(_ body: [UInt8], queueScope: Scope, now: Date = Date()) throws(EnvelopeError) -> Envelope {
+        guard body.count <= maximumBodySize else { throw .tooLarge(bytes: body.count) }
+        guard let text = String(validating: body, as: UTF8.self) else { throw .notUTF8 }
+        let trimmed = text.trimmingWhitespace()
+        guard !trimmed.isEmpty else { throw .empty }
+
+        let envelope: Envelope
+        if trimmed.hasPrefix("{") {
+            envelope = try decodeJSON(Data(trimmed.utf8))
+        } else {
+            // The old monitor's plain string, possibly JSON-quoted.
+            var name = trimmed
+            if name.count >= 2, name.hasPrefix("\""), name.hasSuffix("\"") { name = String(name.dropFirst().dropLast()) }
+            guard let payload = Payload(rawValue: name) else { throw .unknownPayload(Self.excerpt(name)) }
+            envelope = Envelope(payload: payload, scope: queueScope, issuedAt: now)
+        }
+        guard envelope.scope == queueScope else {
+            throw .wrongScope(payload: envelope.payload, scope: envelope.scope, queue: queueScope)
+        }
+        guard envelope.payload.scopes.contains(queueScope) else {
+            throw .payloadNotForScope(payload: envelope.payload, scope: queueScope)
+        }
+        if let expiry = envelope.expiresAt, expiry < now {
+            throw .expired(expiresAt: expiry)
+        }
+        return envelope
+    }
+
+    private static func decodeJSON(_ data: Data) throws(EnvelopeError) -> Envelope {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw .malformed("not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else { throw .malformed("not a JSON object") }
+        guard let version = fields["version"] as? Int else { throw .malformed("missing or non-integer \"version\"") }
+        guard version == currentVersion else { throw .unsupportedVersion(version) }
+        if let name = fields["payload"] as? String, Payload(rawValue: name) == nil {
+            throw .unknownPayload(excerpt(name))
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            let envelope = try decoder.decode(Envelope.self, from: data)
+            guard !envelope.id.isEmpty else { throw EnvelopeError.malformed("empty \"id\"") }
+            return envelope
+        } catch let error as EnvelopeError {
+            throw error
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw .malformed("missing \"\(key.stringValue)\"")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw .malformed("bad value at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\"")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw .malformed("bad value at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\": \(context.debugDescription)")
+        } catch {
+            throw .malformed("\(error)")
+        }
+    }
+
+    static func excerpt(_ s: String) -> String { s.count > 64 ? String(s.prefix(64)) + "…" : s }
+}
+
+/// Why a message body is not a request the engine will act on.
+public enum EnvelopeError: Error, Equatable, CustomStringConvertible {
+    case empty
+    case tooLarge(bytes: Int)
+    case notUTF8
+    case malformed(String)
+    case unsupportedVersion(Int)
+    case unknownPayload(String)
+    case wrongScope(payload: Payload, scope: Scope, queue: Scope)
+    case payloadNotForScope(payload: Payload, scope: Scope)
+    case expired(expiresAt: Date)
+
+    public var description: String {
+        switch self {
+        case .empty: "empty body"
+        case .tooLarge(let n): "body of \(n) bytes is over the \(Envelope.maximumBodySize)-byte limit"
+        case .notUTF8: "body is not UTF-8 text"
+        case .malformed(let why): "malformed envelope: \(why)"
+        case .unsupportedVersion(let v): "unsupported envelope version \(v) (this engine reads version \(Envelope.currentVersion))"
+        case .unknownPayload(let name): "unknown payload \"\(name)\""
+        case .wrongScope(let p, let s, let q): "\(p.rawValue) for scope \(s.rawValue) arrived on the \(q.rawValue) queue"
+        case .payloadNotForScope(let p, let s): "\(p.rawValue) is not a \(s.rawValue) payload"
+        case .expired(let at): "expired at \(at.formatted(.iso8601))"
+        }
+    }
+}

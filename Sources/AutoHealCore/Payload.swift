@@ -1,0 +1,17 @@
+/// A kind of heal request, named as the payload string on the wire.
+///
+/// The raw values are the payload names the old monitor sent; they must not change.
+public enum Payload: String, Sendable, CaseIterable, Codable, Hashable {
+    case containerAutoHeal = "container_auto_heal"
+    case allocationHeal = "allocation_heal"
+    case libvirtSuspendWakeup = "libvirt_suspend_wakeup"
+
+    /// The scopes (and so the exchanges) a periodic payload is published to.
+    public var scopes: [Scope] {
+        switch self {
+        case .containerAutoHeal: [.control, .compute]
+        case .allocationHeal: [.control]
+        case .libvirtSuspendWakeup: [.compute]
+        }
+    }
+}

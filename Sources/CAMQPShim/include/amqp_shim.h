@@ -1,0 +1,110 @@
+// Typed, non-variadic entry points into rabbitmq-c for Swift.
+//
+// Every function takes plain C strings and lengths, reports failures through a
+// cah_amqp_status, and never keeps a pointer it was given after it returns.
+// A connection is not thread-safe: the caller uses each one from one thread.
+#ifndef CAH_AMQP_SHIM_H
+#define CAH_AMQP_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <amqp.h>
+
+typedef enum {
+    CAH_AMQP_OK = 0,
+    CAH_AMQP_LIBRARY_ERROR = 1,    // socket, timeout or protocol error in the client library
+    CAH_AMQP_CONNECTION_CLOSED = 2, // the broker closed the connection (code, text)
+    CAH_AMQP_CHANNEL_CLOSED = 3,    // the broker closed the channel (code, text)
+} cah_amqp_status_kind;
+
+typedef struct {
+    int kind;           // cah_amqp_status_kind
+    int code;           // AMQP reply code or rabbitmq-c status code
+    char message[512];  // human-readable reason, NUL-terminated
+} cah_amqp_status;
+
+/// Opens a TCP socket and logs in with PLAIN.
+/// Returns NULL and fills status on failure.
+amqp_connection_state_t cah_amqp_open(const char *host, int port, int connect_timeout_ms,
+                                      const char *vhost, const char *user, const char *password,
+                                      int heartbeat_seconds, cah_amqp_status *status);
+
+/// Closes channel 1 and the connection politely, then frees everything.
+void cah_amqp_close(amqp_connection_state_t conn);
+
+int cah_amqp_channel_open(amqp_connection_state_t conn, uint16_t channel, cah_amqp_status *status);
+
+int cah_amqp_exchange_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
+                              const char *type, int durable, cah_amqp_status *status);
+
+/// Declares a queue. queue_type may be NULL (no x-queue-type argument);
+/// single_active_consumer < 0 leaves the argument out. On success fills the counts.
+int cah_amqp_queue_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
+                           int durable, int passive, const char *queue_type,
+                           int single_active_consumer, uint32_t *message_count,
+                           uint32_t *consumer_count, cah_amqp_status *status);
+
+int cah_amqp_queue_bind(amqp_connection_state_t conn, uint16_t channel, const char *queue,
+                        const char *exchange, const char *routing_key, cah_amqp_status *status);
+
+int cah_amqp_confirm_select(amqp_connection_state_t conn, uint16_t channel, cah_amqp_status *status);
+
+int cah_amqp_basic_qos(amqp_connection_state_t conn, uint16_t channel, uint16_t prefetch,
+                       cah_amqp_status *status);
+
+int cah_amqp_basic_consume(amqp_connection_state_t conn, uint16_t channel, const char *queue,
+                           const char *consumer_tag, cah_amqp_status *status);
+
+/// Publishes a persistent message. Optional strings may be NULL; the header
+/// (header_name, header_value) is added as a string header when both are set.
+int cah_amqp_publish(amqp_connection_state_t conn, uint16_t channel, const char *exchange,
+                     const char *routing_key, int mandatory, const void *body, size_t body_len,
+                     const char *content_type, const char *message_id, const char *header_name,
+                     const char *header_value, cah_amqp_status *status);
+
+typedef enum {
+    CAH_PUB_TIMEOUT = 0,
+    CAH_PUB_ACK = 1,
+    CAH_PUB_NACK = 2,
+    CAH_PUB_RETURN = 3,  // basic.return: the message was unroutable (an ack follows)
+    CAH_PUB_ERROR = -1,
+} cah_publisher_event_kind;
+
+/// Waits up to timeout_ms for the next publisher-side event on a confirm channel.
+int cah_amqp_next_publisher_event(amqp_connection_state_t conn, int timeout_ms,
+                                  uint64_t *delivery_tag, int *multiple, cah_amqp_status *status);
+
+typedef struct {
+    uint16_t channel;
+    uint64_t delivery_tag;
+    int redelivered;
+    char exchange[256];
+    char routing_key[256];
+    char consumer_tag[256];
+    char message_id[256];
+    uint8_t *body;      // malloc'd; release with cah_amqp_delivery_free
+    size_t body_len;
+} cah_amqp_delivery;
+
+typedef enum {
+    CAH_CONSUME_TIMEOUT = 0,
+    CAH_CONSUME_DELIVERY = 1,
+    CAH_CONSUME_CANCELLED = 2,  // the broker cancelled our consumer (queue deleted)
+    CAH_CONSUME_ERROR = -1,
+} cah_consume_result;
+
+/// Waits up to timeout_ms for a delivery; also services heartbeats.
+int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, cah_amqp_delivery *out,
+                     cah_amqp_status *status);
+void cah_amqp_delivery_free(cah_amqp_delivery *delivery);
+
+int cah_amqp_ack(amqp_connection_state_t conn, uint16_t channel, uint64_t delivery_tag,
+                 cah_amqp_status *status);
+int cah_amqp_reject(amqp_connection_state_t conn, uint16_t channel, uint64_t delivery_tag,
+                    int requeue, cah_amqp_status *status);
+
+/// Waits up to timeout_ms for any frame, so heartbeats flow on an idle connection.
+/// Returns 0 on timeout or a heartbeat, -1 when the connection is gone.
+int cah_amqp_idle(amqp_connection_state_t conn, int timeout_ms, cah_amqp_status *status);
+
+#endif

@@ -1,0 +1,135 @@
+import AutoHealCore
+import Foundation
+import HTTP
+import Synchronization
+
+/// Typed calls to one host's Docker Engine API, over TCP or a unix socket.
+///
+/// The API version is negotiated on first use from `GET /version`: the daemon's version,
+/// capped at the newest this client knows, so old (1.41) and new daemons both work.
+/// Every call has a deadline; a call that waits on a container stop gets the stop
+/// timeout on top of it.
+public final class DockerClient: Sendable {
+    /// The newest Engine API version whose answers this client was written against.
+    public static let newestKnownAPIVersion = "1.47"
+
+    public let host: String
+    public let address: DockerHostAddress
+    private let http: HTTPClient
+    private let timeout: Duration
+    private let negotiatedVersion = Mutex<String?>(nil)
+
+    /// - Parameters:
+    ///   - host: the name used in messages (as written in the config).
+    ///   - timeout: deadline for a call that does not wait on a container stop.
+    public init(host: String, address: DockerHostAddress, http: HTTPClient, timeout: Duration = .seconds(10)) {
+        self.host = host
+        self.address = address
+        self.http = http
+        self.timeout = timeout
+    }
+
+    // MARK: - Calls
+
+    /// `GET /version`: the daemon's version and API version.
+    public func version() async throws(DockerError) -> DockerVersion {
+        let response = try await send("GET", "/version", versioned: false)
+        guard response.status == 200 else { throw refusal(response) }
+        return try decode(DockerVersion.self, response)
+    }
+
+    /// `GET /containers/{name}/json`.
+    public func inspectContainer(_ name: String) async throws(DockerError) -> ContainerDetails {
+        let response = try await send("GET", "/containers/\(escape(name))/json")
+        switch response.status {
+        case 200: return try decode(ContainerDetails.self, response)
+        case 404: throw .noSuchContainer(host: host, container: name)
+        default: throw refusal(response)
+        }
+    }
+
+    /// `POST /containers/{name}/start`. Already running (304) counts as done.
+    public func startContainer(_ name: String) async throws(DockerError) {
+        let response = try await send("POST", "/containers/\(escape(name))/start")
+        try expectNoContent(response, container: name, alsoAccept: [304])
+    }
+
+    /// `POST /containers/{name}/restart?t=stopTimeout`. The deadline is the stop timeout
+    /// plus the normal one, so a slow stop is not reported as a failed restart.
+    public func restartContainer(_ name: String, stopTimeout: Int) async throws(DockerError) {
+        let response = try await send(
+            "POST", "/containers/\(escape(name))/restart?t=\(stopTimeout)",
+            timeout: timeout + .seconds(stopTimeout))
+        try expectNoContent(response, container: name)
+    }
+
+    /// `POST /containers/{name}/unpause`.
+    public func unpauseContainer(_ name: String) async throws(DockerError) {
+        let response = try await send("POST", "/containers/\(escape(name))/unpause")
+        try expectNoContent(response, container: name)
+    }
+
+    // MARK: - Plumbing
+
+    private func expectNoContent(_ response: HTTPResponse, container: String, alsoAccept: Set<Int> = []) throws(DockerError) {
+        if response.status == 204 || alsoAccept.contains(response.status) { return }
+        if response.status == 404 { throw .noSuchContainer(host: host, container: container) }
+        throw refusal(response)
+    }
+
+    private func refusal(_ response: HTTPResponse) -> DockerError {
+        struct Message: Decodable { var message: String }
+        let message = (try? JSONDecoder().decode(Message.self, from: Data(response.body)))?.message
+            ?? String(response.bodyText.prefix(300))
+        return .refused(host: host, status: response.status, message: message)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws(DockerError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(response.body))
+        } catch {
+            throw .badResponse(host: host, detail: "cannot read \(T.self) from \(response.body.count) bytes: \(error)")
+        }
+    }
+
+    private func escape(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
+    }
+
+    /// The API version prefix to use, asking the daemon once.
+    private func apiVersion() async throws(DockerError) -> String {
+        if let known = negotiatedVersion.withLock({ $0 }) { return known }
+        let daemon = try await version()
+        let chosen = DockerVersion.older(daemon.apiVersion, Self.newestKnownAPIVersion)
+        negotiatedVersion.withLock { $0 = chosen }
+        return chosen
+    }
+
+    func send(
+        _ method: String, _ path: String, body: [UInt8]? = nil, versioned: Bool = true, timeout: Duration? = nil
+    ) async throws(DockerError) -> HTTPResponse {
+        let prefix = versioned ? "/v" + (try await apiVersion()) : ""
+        var request = HTTPRequest(method: method, url: "", timeout: timeout ?? self.timeout)
+        switch address {
+        case .tcp(let h, let port):
+            let hostPart = h.contains(":") ? "[\(h)]" : h
+            request.url = "http://\(hostPart):\(port)\(prefix)\(path)"
+        case .unix(let socket):
+            request.url = "http://localhost\(prefix)\(path)"
+            request.unixSocketPath = socket
+        }
+        if let body {
+            request.body = body
+            request.headers.append(("Content-Type", "application/json"))
+        }
+        do {
+            return try await http.execute(request)
+        } catch {
+            switch error {
+            case .timedOut(let d): throw .timedOut(host: host, detail: d)
+            case .unreachable(let d): throw .unreachable(host: host, detail: d)
+            default: throw .unreachable(host: host, detail: error.description)
+            }
+        }
+    }
+}

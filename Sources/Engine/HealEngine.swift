@@ -1,0 +1,100 @@
+import AMQP
+import AutoHealCore
+import Foundation
+import Handlers
+import Logging
+import Messaging
+import ServiceLifecycle
+
+/// The engine's long-running service: consumes both scope queues with manual ack,
+/// decodes each message, runs its handler from the ``HandlerTable`` and acks only after
+/// the handler finished.
+///
+/// A message that is not a valid request for its queue goes to the dead-letter queue with
+/// the reason (and is acked only once the broker confirmed that). On graceful shutdown it
+/// stops taking messages, lets running handlers finish and ack, then closes the connection;
+/// messages it had not started are requeued by the broker.
+public struct HealEngine: Service {
+    private let settings: AMQPSettings
+    private let handlers: HandlerTable
+    private let concurrency: Int
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - logger: the queue area's logger (`engine.queue`).
+    public init(settings: AMQPSettings, handlers: HandlerTable, concurrency: Int, logger: Logger) {
+        self.settings = settings
+        self.handlers = handlers
+        self.concurrency = max(concurrency, 1)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let consumer = AMQPConsumer(
+            settings: settings, topology: HealTopology.declaration, queues: Scope.allCases.map(Topology.queue(for:)),
+            prefetch: UInt16(clamping: concurrency), logger: logger)
+        let deadLetters = HealRequestPublisher(settings: settings, logger: logger)
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                var running = 0
+                for await delivery in consumer.deliveries {
+                    if running >= concurrency {
+                        await group.next()
+                        running -= 1
+                    }
+                    group.addTask { await process(delivery, consumer: consumer, deadLetters: deadLetters) }
+                    running += 1
+                }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            logger.notice("shutting down: no new messages; running handlers finish and ack")
+            consumer.stopDeliveries()
+        }
+        await consumer.stop()
+        await deadLetters.shutdown()
+        logger.notice("engine stopped")
+    }
+
+    private func process(_ delivery: AMQPDelivery, consumer: AMQPConsumer, deadLetters: HealRequestPublisher) async {
+        var log: Logger.Metadata = [
+            "queue": "\(delivery.queue)", "delivery_tag": "\(delivery.deliveryTag)",
+            "redelivered": "\(delivery.redelivered)",
+        ]
+        guard let scope = Topology.scope(ofQueue: delivery.queue) else {
+            logger.error("message from an unknown queue; rejected", metadata: log)
+            consumer.reject(delivery, requeue: false)
+            return
+        }
+        let request: Envelope
+        do {
+            request = try Envelope.decode(delivery.body, queueScope: scope)
+        } catch {
+            log["reason"] = "\(error)"
+            log["bytes"] = "\(delivery.body.count)"
+            do {
+                try await deadLetters.deadLetter(body: delivery.body, reason: error.description, messageID: delivery.messageID)
+                consumer.ack(delivery)
+                logger.warning("refused message moved to the dead-letter queue \(Topology.deadLetterQueue)", metadata: log)
+            } catch let publishError {
+                log["error"] = "\(publishError)"
+                logger.error("refused message could not be dead-lettered; requeued", metadata: log)
+                consumer.reject(delivery, requeue: true)
+            }
+            return
+        }
+        log["payload"] = "\(request.payload.rawValue)"
+        log["scope"] = "\(request.scope.rawValue)"
+        log["request"] = "\(request.id)"
+        if let target = request.target { log["target"] = "\(target)" }
+        logger.info("handling request", metadata: log)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let outcome = await handlers.handler(for: request.payload).handle(request)
+        consumer.ack(delivery)
+        log["duration"] = "\((clock.now - started).logDescription)"
+        log["outcome"] = "\(outcome)"
+        logger.info("request handled and acked", metadata: log)
+    }
+}

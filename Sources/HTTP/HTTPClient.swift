@@ -1,0 +1,239 @@
+import CCurlShim
+import Foundation
+import Synchronization
+
+/// An HTTP client on libcurl's multi interface: every transfer runs on one dedicated
+/// thread, so hundreds of requests in flight cost no cooperative-pool threads and a slow
+/// host never blocks another.
+///
+/// Safe to share; each request honours its own deadline. Call ``shutdown()`` (or drop the
+/// last reference) to stop the thread; requests still running then fail with `.cancelled`.
+public final class HTTPClient: Sendable {
+    private let loop: CurlMultiLoop
+
+    public init(name: String = "http") {
+        _ = HTTPClient.globalInit
+        loop = CurlMultiLoop()
+        let loop = self.loop
+        let thread = Thread { loop.run() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// libcurl's global init, done once before the first transfer.
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    /// Sends the request and waits for the whole response.
+    public func execute(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
+        let id = loop.nextID()
+        let result: Result<HTTPResponse, HTTPError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                loop.submit(id: id, request: request, continuation: continuation)
+            }
+        } onCancel: {
+            loop.cancel(id: id)
+        }
+        return try result.get()
+    }
+
+    public func shutdown() { loop.stop() }
+
+    deinit { loop.stop() }
+}
+
+/// The state shared between callers and the transfer thread. Everything that touches a
+/// curl handle runs on that thread; callers only queue work and wake it.
+final class CurlMultiLoop: @unchecked Sendable {
+    typealias Continuation = CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>
+
+    private struct Queued {
+        var id: UInt64
+        var request: HTTPRequest
+        var continuation: Continuation
+    }
+
+    private struct Shared {
+        var queued: [Queued] = []
+        var cancelled: [UInt64] = []
+        var stopping = false
+        var lastID: UInt64 = 0
+    }
+
+    /// Written once at init, then only passed to libcurl (curl_multi_wakeup is thread-safe).
+    private let multi: UnsafeMutableRawPointer
+    private let shared = Mutex(Shared())
+
+    init() {
+        multi = curl_multi_init()!
+    }
+
+    func nextID() -> UInt64 { shared.withLock { $0.lastID += 1; return $0.lastID } }
+
+    func submit(id: UInt64, request: HTTPRequest, continuation: Continuation) {
+        let accepted = shared.withLock { s -> Bool in
+            guard !s.stopping else { return false }
+            s.queued.append(Queued(id: id, request: request, continuation: continuation))
+            return true
+        }
+        if accepted { curl_multi_wakeup(multi) } else { continuation.resume(returning: .failure(.cancelled)) }
+    }
+
+    func cancel(id: UInt64) {
+        shared.withLock { $0.cancelled.append(id) }
+        curl_multi_wakeup(multi)
+    }
+
+    func stop() {
+        shared.withLock { $0.stopping = true }
+        curl_multi_wakeup(multi)
+    }
+
+    /// The transfer thread's loop. Returns after ``stop()``, having failed what was left.
+    func run() {
+        var transfers: [UInt64: Transfer] = [:]
+        while true {
+            let (queued, cancelled, stopping) = shared.withLock { s in
+                defer { s.queued.removeAll(); s.cancelled.removeAll() }
+                return (s.queued, s.cancelled, s.stopping)
+            }
+            for item in queued {
+                do {
+                    let transfer = try Transfer(id: item.id, request: item.request, continuation: item.continuation)
+                    curl_multi_add_handle(multi, transfer.easy)
+                    transfers[item.id] = transfer
+                } catch {
+                    item.continuation.resume(returning: .failure(error))
+                }
+            }
+            for id in cancelled {
+                if let t = transfers.removeValue(forKey: id) {
+                    curl_multi_remove_handle(multi, t.easy)
+                    t.finish(.failure(.cancelled))
+                }
+            }
+            if stopping {
+                for t in transfers.values {
+                    curl_multi_remove_handle(multi, t.easy)
+                    t.finish(.failure(.cancelled))
+                }
+                curl_multi_cleanup(multi)
+                return
+            }
+
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var easy: UnsafeMutableRawPointer? = nil
+            var code = CURLE_OK
+            while cah_curl_multi_next_done(multi, &easy, &code) == 1, let done = easy {
+                let box = Unmanaged<Transfer>.fromOpaque(cah_curl_private(done)).takeUnretainedValue()
+                curl_multi_remove_handle(multi, done)
+                transfers.removeValue(forKey: box.id)
+                box.finish(code: code)
+            }
+            var fds: Int32 = 0
+            curl_multi_poll(multi, nil, 0, 1000, &fds)
+        }
+    }
+}
+
+/// One request in flight: its easy handle, header list and the bytes received so far.
+/// Lives on the transfer thread only.
+final class Transfer {
+    let id: UInt64
+    let easy: UnsafeMutableRawPointer
+    private var headerList: UnsafeMutablePointer<curl_slist>? = nil
+    private var continuation: CurlMultiLoop.Continuation?
+    fileprivate var received: [UInt8] = []
+    fileprivate let limit: Int
+    fileprivate var overflowed = false
+    private let url: String
+
+    init(id: UInt64, request: HTTPRequest, continuation: CurlMultiLoop.Continuation) throws(HTTPError) {
+        guard let easy = curl_easy_init() else { throw .other("curl_easy_init failed") }
+        self.id = id
+        self.easy = easy
+        self.continuation = continuation
+        self.limit = request.maxResponseBytes
+        self.url = request.url
+
+        cah_curl_set_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
+        cah_curl_set_string(easy, CURLOPT_URL, request.url)
+        cah_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
+        cah_curl_set_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeout.milliseconds))
+        cah_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.milliseconds))
+        if let path = request.unixSocketPath { cah_curl_set_string(easy, CURLOPT_UNIX_SOCKET_PATH, path) }
+        if let tls = request.tls {
+            if let ca = tls.caFile { cah_curl_set_string(easy, CURLOPT_CAINFO, ca) }
+            if let cert = tls.certificateFile { cah_curl_set_string(easy, CURLOPT_SSLCERT, cert) }
+            if let key = tls.keyFile { cah_curl_set_string(easy, CURLOPT_SSLKEY, key) }
+        }
+        switch request.method {
+        case "GET": cah_curl_set_long(easy, CURLOPT_HTTPGET, 1)
+        case "HEAD": cah_curl_set_long(easy, CURLOPT_NOBODY, 1)
+        default:
+            if request.method == "POST" || request.body != nil {
+                let body = request.body ?? []
+                body.withUnsafeBytes { raw in
+                    // COPYPOSTFIELDS copies, so the Swift array may go away afterwards.
+                    _ = cah_curl_set_body(easy, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, raw.count)
+                }
+            }
+            if request.method != "POST" { cah_curl_set_string(easy, CURLOPT_CUSTOMREQUEST, request.method) }
+        }
+        var list: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
+        for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
+        headerList = list
+        cah_curl_set_headers(easy, list)
+        cah_curl_set_write(easy, { data, size, count, user in
+            let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            let n = size * count
+            if transfer.received.count + n > transfer.limit {
+                transfer.overflowed = true
+                return 0  // makes libcurl stop with CURLE_WRITE_ERROR
+            }
+            data!.withMemoryRebound(to: UInt8.self, capacity: n) { p in
+                transfer.received.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+            }
+            return n
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    func finish(code: CURLcode) {
+        if code == CURLE_OK {
+            finish(.success(HTTPResponse(status: cah_curl_response_code(easy), body: received)))
+            return
+        }
+        if overflowed {
+            finish(.failure(.responseTooLarge(limit: limit)))
+            return
+        }
+        let text = String(cString: curl_easy_strerror(code)) + " (\(url))"
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: finish(.failure(.timedOut(text)))
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_RECV_ERROR,
+            CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
+            finish(.failure(.unreachable(text)))
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_CIPHER:
+            finish(.failure(.tls(text)))
+        default: finish(.failure(.other(text)))
+        }
+    }
+
+    func finish(_ result: Result<HTTPResponse, HTTPError>) {
+        continuation?.resume(returning: result)
+        continuation = nil
+    }
+
+    deinit {
+        curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (s, atto) = components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+}

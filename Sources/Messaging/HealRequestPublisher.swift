@@ -1,0 +1,35 @@
+import AMQP
+import AutoHealCore
+import Logging
+
+/// Publishes heal requests (envelopes) to the exchange of their scope, and refused
+/// messages to the dead-letter exchange, each confirmed by the broker.
+public final class HealRequestPublisher: Sendable {
+    private let publisher: AMQPPublisher
+
+    public init(settings: AMQPSettings, logger: Logger) {
+        publisher = AMQPPublisher(settings: settings, topology: HealTopology.declaration, logger: logger)
+    }
+
+    public var isConnected: Bool { publisher.isConnected }
+
+    /// Publishes one envelope; returns once the broker has it on disk-backed queue(s).
+    public func publish(_ envelope: Envelope, timeout: Duration = .seconds(30)) async throws(AMQPError) {
+        try await publisher.publish(
+            AMQPMessage(
+                exchange: Topology.exchange(for: envelope.scope), routingKey: Topology.routingKey(for: envelope.scope),
+                body: envelope.encoded(), contentType: "application/json", messageID: envelope.id),
+            timeout: timeout)
+    }
+
+    /// Sends a refused message body to the dead-letter queue with the reason in a header.
+    public func deadLetter(body: [UInt8], reason: String, messageID: String?, timeout: Duration = .seconds(30)) async throws(AMQPError) {
+        try await publisher.publish(
+            AMQPMessage(
+                exchange: Topology.deadLetterExchange, routingKey: "", body: body, messageID: messageID,
+                header: (Topology.deadLetterReasonHeader, reason)),
+            timeout: timeout)
+    }
+
+    public func shutdown() async { await publisher.shutdown() }
+}

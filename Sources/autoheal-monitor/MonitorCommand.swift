@@ -1,0 +1,32 @@
+import ArgumentParser
+import AutoHealCore
+import Logging
+import Messaging
+import Monitor
+import ServiceLifecycle
+
+/// autoheal-monitor: runs on the deploy server; publishes heal requests on a schedule.
+@main
+struct MonitorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autoheal-monitor",
+        abstract: "Publish Cloud Auto Heal requests to RabbitMQ on a schedule.")
+
+    @Option(name: .long, help: "Config file (default /etc/auto_heal.conf).")
+    var config: String?
+
+    func run() async throws {
+        let config = ProgramSupport.loadConfigOrExit(self.config)
+        let logger = ProgramSupport.bootstrapLogging(config, area: "monitor")
+        logger.notice("autoheal-monitor starting", metadata: [
+            "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
+        ])
+        let publisher = HealRequestPublisher(
+            settings: HealTopology.settings(from: config, connectionName: "autoheal-monitor"), logger: logger)
+        let scheduler = PayloadScheduler(schedule: config.schedule, publisher: publisher, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: scheduler)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

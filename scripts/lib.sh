@@ -1,0 +1,108 @@
+# Shared helpers for the project's scripts. Source it; do not run it.
+# Every function is idempotent: it checks before it acts.
+set -euo pipefail
+
+AUTOHEAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+SERVICE_LOG_DIR="${SERVICE_LOG_DIR:-/var/log/autoheal-services}"
+mkdir -p "$SERVICE_LOG_DIR"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: run COMMAND until it succeeds or the deadline passes.
+wait_for() {
+  local what="$1" seconds="$2"; shift 2
+  local deadline=$(( $(date +%s) + seconds ))
+  until "$@" >/dev/null; do
+    if (( $(date +%s) >= deadline )); then die "$what not ready after ${seconds}s"; fi
+    sleep 0.3
+  done
+}
+
+# install_packages PKG...: apt-get install only what is missing.
+install_packages() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  (( ${#missing[@]} == 0 )) && return 0
+  say "installing ${missing[*]}"
+  if [[ ! -e /var/lib/apt/lists/lock ]] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+    apt-get update -q
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}" || { apt-get update -q; apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+}
+
+# The libraries the package builds against and the services its tests use.
+install_base() {
+  install_packages pkg-config ca-certificates curl librabbitmq-dev libcurl4-openssl-dev \
+    rabbitmq-server docker.io busybox-static iproute2 procps
+}
+
+docker_ready() { curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping 2>/dev/null; }
+
+start_docker() {
+  if docker_ready >/dev/null 2>&1; then return 0; fi
+  say "starting dockerd (unix socket + tcp://127.0.0.1:2375)"
+  setsid nohup dockerd --iptables=false --ip6tables=false --bridge=none \
+    -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2375 \
+    >"$SERVICE_LOG_DIR/dockerd.log" 2>&1 < /dev/null &
+  wait_for "dockerd (log: $SERVICE_LOG_DIR/dockerd.log)" 60 docker_ready
+}
+
+rabbitmq_ready() { rabbitmqctl -q await_startup --timeout 5 2>/dev/null; }
+rabbitmq_api_ready() { curl -fsS --max-time 2 -u guest:guest http://127.0.0.1:15672/api/overview 2>/dev/null; }
+# Fails the wait at once when the server we started has exited instead of waiting out the deadline.
+RABBITMQ_PID=""
+rabbitmq_alive_and_ready() {
+  if [[ -n "$RABBITMQ_PID" ]] && ! kill -0 "$RABBITMQ_PID" 2>/dev/null; then
+    echo "error: rabbitmq-server exited; see $SERVICE_LOG_DIR/rabbitmq-server.log and /var/log/rabbitmq" >&2
+    exit 1
+  fi
+  rabbitmq_ready
+}
+
+start_rabbitmq() {
+  if rabbitmq_api_ready >/dev/null; then
+    return 0
+  fi
+  # The management plugin gives the tests a fast HTTP API for vhosts and queue depths.
+  rabbitmq-plugins -q enable --offline rabbitmq_management >/dev/null
+  if ! pgrep -f 'beam.*rabbit' >/dev/null; then
+    say "starting rabbitmq-server"
+    setsid nohup /usr/sbin/rabbitmq-server >"$SERVICE_LOG_DIR/rabbitmq-server.log" 2>&1 < /dev/null &
+    RABBITMQ_PID=$!
+  fi
+  # await_startup exits at once while the node has not registered yet: loop on it.
+  wait_for "rabbitmq-server (logs: $SERVICE_LOG_DIR/rabbitmq-server.log, /var/log/rabbitmq)" 120 rabbitmq_alive_and_ready
+  wait_for "rabbitmq management API" 60 rabbitmq_api_ready
+}
+
+# The test image: a busybox-static rootfs imported as a local image (there is no registry).
+TEST_IMAGE="${TEST_IMAGE:-autoheal/busybox:latest}"
+make_test_image() {
+  if docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then return 0; fi
+  say "building $TEST_IMAGE from busybox-static"
+  local root; root="$(mktemp -d)"
+  mkdir -p "$root"/{bin,tmp,etc,proc,sys,dev}
+  cp /bin/busybox "$root/bin/busybox"
+  for tool in sh ls cat echo sleep touch rm test kill true false mkdir printf; do ln -s busybox "$root/bin/$tool"; done
+  echo 'root:x:0:0:root:/:/bin/sh' > "$root/etc/passwd"
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$TEST_IMAGE" >/dev/null
+  rm -rf "$root"
+}
+
+# Swift toolchain on PATH.
+ensure_swift() {
+  if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+  fi
+  command -v swift >/dev/null 2>&1 || die "swift not found (expected /opt/swift/usr/bin/swift)"
+}
+
+setup_all() {
+  install_base
+  start_docker
+  start_rabbitmq
+  make_test_image
+  ensure_swift
+}
