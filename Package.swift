@@ -76,10 +76,9 @@ let package = Package(
         // Tests.
         .target(
             name: "AutoHealTestSupport",
-            dependencies: ["HTTP", "AutoHealCore"],
+            dependencies: ["HTTP", "AutoHealCore", "DockerAPI"],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
-        .testTarget(name: "HandlersTests", dependencies: ["Handlers", "AutoHealTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "AutoHealTestSupport"]),

@@ -41,10 +41,50 @@ public struct Envelope: Sendable, Equatable, Codable {
         case expiresAt = "expires_at"
     }
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        id = try c.decode(String.self, forKey: .id)
+        payload = try c.decode(Payload.self, forKey: .payload)
+        scope = try c.decode(Scope.self, forKey: .scope)
+        target = try c.decodeIfPresent(TargetKey.self, forKey: .target)
+        func date(_ key: CodingKeys) throws -> Date? {
+            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+            guard let date = Self.parseDate(text) else {
+                throw EnvelopeError.malformed("\"\(key.rawValue)\" is not an ISO 8601 time: \"\(Self.excerpt(text))\"")
+            }
+            return date
+        }
+        guard let issued = try date(.issuedAt) else { throw EnvelopeError.malformed("missing \"issued_at\"") }
+        issuedAt = issued
+        expiresAt = try date(.expiresAt)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(id, forKey: .id)
+        try c.encode(payload, forKey: .payload)
+        try c.encode(scope, forKey: .scope)
+        try c.encodeIfPresent(target, forKey: .target)
+        try c.encode(Self.formatDate(issuedAt), forKey: .issuedAt)
+        try c.encodeIfPresent(expiresAt.map(Self.formatDate), forKey: .expiresAt)
+    }
+
+    /// UTC with milliseconds: `2026-11-22T03:00:00.250Z`.
+    static func formatDate(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
+    }
+
+    /// Reads ISO 8601 times with or without fractional seconds.
+    static func parseDate(_ text: String) -> Date? {
+        if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
+        return try? Date.ISO8601FormatStyle().parse(text)
+    }
+
     /// The JSON body to publish.
     public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding a struct of strings, dates and enums cannot fail.
         return Array(try! encoder.encode(self))
@@ -95,7 +135,6 @@ public struct Envelope: Sendable, Equatable, Codable {
             throw .unknownPayload(excerpt(name))
         }
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
             let envelope = try decoder.decode(Envelope.self, from: data)
             guard !envelope.id.isEmpty else { throw EnvelopeError.malformed("empty \"id\"") }
@@ -138,7 +177,7 @@ public enum EnvelopeError: Error, Equatable, CustomStringConvertible {
         case .unknownPayload(let name): "unknown payload \"\(name)\""
         case .wrongScope(let p, let s, let q): "\(p.rawValue) for scope \(s.rawValue) arrived on the \(q.rawValue) queue"
         case .payloadNotForScope(let p, let s): "\(p.rawValue) is not a \(s.rawValue) payload"
-        case .expired(let at): "expired at \(at.formatted(.iso8601))"
+        case .expired(let at): "expired at \(Envelope.formatDate(at))"
         }
     }
 }

@@ -116,6 +116,10 @@ public final class ContainerReviver: PayloadHandler {
         log["action"] = "\(decision.action.rawValue)"
         log["reason"] = "\(decision.reason)"
         log["attempt"] = "\(attempt)/\(config.engine.maxFailedAttempts)"
+        if decision.action == .restart {
+            logger.info("restarting container (Docker waits up to stop_timeout for it to stop)",
+                        metadata: log.merging(["stop_timeout": "\(config.engine.stopTimeoutSeconds)s"]) { $1 })
+        }
         let actionStarted = clock.now
         do {
             switch decision.action {

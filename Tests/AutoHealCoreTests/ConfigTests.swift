@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+
+@testable import AutoHealCore
+
+@Suite("Config file")
+struct ConfigTests {
+    /// The shape of the old deployment's file: only the old keys, `VIP` in capitals.
+    static let oldStyle = """
+        [rabbitmq]
+        rabbitmq_addr = 10.0.0.5:5673
+        username = openstack
+        password = s3cret#with-hash
+
+        [hosts]
+        control_hosts = 10.0.0.11,10.0.0.12, 10.0.0.13
+        compute_hosts = 10.0.0.21
+        VIP = 10.0.0.10
+        """
+
+    @Test func oldStyleFileGetsDefaultsForEverythingNew() throws {
+        let config = try AutoHealConfig.parse(Self.oldStyle, path: "/etc/auto_heal.conf")
+        #expect(config.rabbitmq.brokers == [.init(host: "10.0.0.5", port: 5673)])
+        #expect(config.rabbitmq.username == "openstack")
+        #expect(config.rabbitmq.password == "s3cret#with-hash")
+        #expect(config.rabbitmq.vhost == "/")
+        #expect(config.hosts.control.map(\.name) == ["10.0.0.11", "10.0.0.12", "10.0.0.13"])
+        #expect(config.hosts.control[0].docker == .tcp(host: "10.0.0.11", port: 2375))
+        #expect(config.hosts.compute.map(\.name) == ["10.0.0.21"])
+        #expect(config.hosts.vip?.docker == .tcp(host: "10.0.0.10", port: 2375))
+        #expect(config.containers[.control] == ["nova_api", "cinder_api", "placement_api", "cinder_volume", "nova_conductor", "nova_scheduler"])
+        #expect(config.containers[.compute] == ["nova_compute", "nova_libvirt"])
+        #expect(config.schedule[.containerAutoHeal] == 60)
+        #expect(config.logging.directory == "/var/log/autoheal")
+        #expect(config.logging.level == .info)
+        #expect(config.engine.maxFailedAttempts == 3)
+        #expect(config.warnings.isEmpty)
+    }
+
+    @Test func hostEntriesMayBeHostPortOrUnixSockets() throws {
+        let config = try AutoHealConfig.parse("""
+            [hosts]
+            docker_port = 2376
+            control_hosts = ctl1, ctl2:4243, unix:///var/run/docker.sock, [fd00::1]:2375, tcp://ctl3:2377
+            compute_hosts = fd00::2
+            """, path: "x.conf")
+        #expect(config.hosts.control.map(\.docker) == [
+            .tcp(host: "ctl1", port: 2376), .tcp(host: "ctl2", port: 4243), .unix(path: "/var/run/docker.sock"),
+            .tcp(host: "fd00::1", port: 2375), .tcp(host: "ctl3", port: 2377),
+        ])
+        #expect(config.hosts.compute.map(\.docker) == [.tcp(host: "fd00::2", port: 2376)])
+    }
+
+    @Test func severalBrokersAndContinuationLines() throws {
+        let config = try AutoHealConfig.parse("""
+            [rabbitmq]
+            rabbitmq_addr = 10.0.0.5,
+                10.0.0.6:5673
+            [containers]
+            control = keystone
+            compute =
+            """, path: "x.conf")
+        #expect(config.rabbitmq.brokers.map(\.description) == ["10.0.0.5:5672", "10.0.0.6:5673"])
+        #expect(config.containers[.control] == ["keystone"])
+        #expect(config.containers[.compute] == [])
+    }
+
+    @Test(arguments: [
+        ("[schedule]\ncontainer_auto_heal = soon\n", 2, "schedule", "container_auto_heal", "soon"),
+        ("[hosts]\n\ncontrol_hosts = a, b c\n", 3, "hosts", "control_hosts", "b c"),
+        ("[hosts]\ndocker_port = 99999\n", 2, "hosts", "docker_port", "99999"),
+        ("[rabbitmq]\nrabbitmq_addr = broker:notaport\n", 2, "rabbitmq", "rabbitmq_addr", "broker:notaport"),
+        ("[logging]\nlevel = loud\n", 2, "logging", "level", "loud"),
+        ("[containers]\ncontrol = nova_api, ../etc\n", 2, "containers", "control", "../etc"),
+        ("[engine]\nmax_failed_attempts = 0\n", 2, "engine", "max_failed_attempts", "0"),
+    ])
+    func badValueNamesFileLineSectionAndKey(text: String, line: Int, section: String, key: String, value: String) {
+        #expect {
+            try AutoHealConfig.parse(text, path: "/etc/auto_heal.conf")
+        } throws: { error in
+            guard let error = error as? ConfigError else { return false }
+            let message = error.description
+            return error.line == line && error.section == section && error.key == key
+                && message.hasPrefix("/etc/auto_heal.conf:\(line): [\(section)] \(key): ") && message.contains(value)
+        }
+    }
+
+    @Test(arguments: [
+        ("key = value\n", 1, "before any [section]"),
+        ("[hosts]\ncontrol_hosts = a\ncontrol_hosts = b\n", 3, "appears twice"),
+        ("[hosts]\n[hosts]\n", 2, "appears twice"),
+        ("[hosts\n", 1, "[name]"),
+        ("[hosts]\njust words\n", 2, "key = value"),
+    ])
+    func syntaxErrorsNameTheLine(text: String, line: Int, fragment: String) {
+        #expect {
+            try AutoHealConfig.parse(text, path: "c.conf")
+        } throws: { error in
+            guard let error = error as? ConfigError else { return false }
+            return error.line == line && error.description.hasPrefix("c.conf:\(line): ") && error.description.contains(fragment)
+        }
+    }
+
+    @Test func unknownKeysAndSectionsAreWarningsNotErrors() throws {
+        let config = try AutoHealConfig.parse("""
+            [hosts]
+            control_hosts = a
+            contrl_hosts = b
+            [extras]
+            x = 1
+            """, path: "c.conf")
+        #expect(config.warnings.map(\.description) == [
+            "c.conf:3: [hosts] unknown key `contrl_hosts` is ignored",
+            "c.conf:4: unknown section [extras] is ignored",
+        ])
+    }
+
+    @Test func renderedConfigNeverShowsThePassword() throws {
+        let config = try AutoHealConfig.parse(Self.oldStyle, path: "c.conf")
+        let shown = config.renderedForDisplay()
+        #expect(!shown.contains("s3cret"))
+        #expect(shown.contains("password = ********"))
+        #expect(shown.contains("username = openstack"))
+        // What is shown is itself a valid config with the same values (but the password).
+        let reread = try AutoHealConfig.parse(shown, path: "shown.conf")
+        #expect(reread.hosts.control.map(\.name) == config.hosts.control.map(\.name))
+        #expect(reread.warnings.isEmpty)
+    }
+
+    @Test func missingFileGetsTheTemplateAndAnError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-\(UUID().uuidString)")
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect {
+            try AutoHealConfig.load(path: path)
+        } throws: { error in
+            (error as? ConfigError)?.description.contains("wrote a commented template") == true
+        }
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(written == ConfigTemplate.text)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // The second run reads the template without complaint.
+        let config = try AutoHealConfig.load(path: path)
+        #expect(config.warnings.isEmpty)
+    }
+
+    @Test func templateIsTheSampleConfigInTheRepository() throws {
+        let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sample = try String(contentsOf: repoRoot.appendingPathComponent("etc/auto_heal.conf"), encoding: .utf8)
+        #expect(ConfigTemplate.text + "\n" == sample)
+        let config = try AutoHealConfig.parse(sample, path: "etc/auto_heal.conf")
+        #expect(config.warnings.isEmpty)
+        #expect(config.schedule[.containerAutoHeal] == 60)
+    }
+}

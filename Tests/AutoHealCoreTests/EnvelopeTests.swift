@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@testable import AutoHealCore
+
+@Suite("Message envelope")
+struct EnvelopeTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test(arguments: ["container_auto_heal", " container_auto_heal\n", "\"container_auto_heal\""])
+    func plainStringFromTheOldMonitorWorks(body: String) throws {
+        let envelope = try Envelope.decode(Array(body.utf8), queueScope: .compute, now: now)
+        #expect(envelope.payload == .containerAutoHeal)
+        #expect(envelope.scope == .compute)
+        #expect(envelope.target == nil)
+        #expect(envelope.expiresAt == nil)
+    }
+
+    @Test func jsonRoundTrip() throws {
+        let sent = Envelope(
+            id: "abc", payload: .containerAutoHeal, scope: .control, issuedAt: now, expiresAt: now.addingTimeInterval(60),
+            target: TargetKey(host: "10.0.0.11", container: "nova_api"))
+        let received = try Envelope.decode(sent.encoded(), queueScope: .control, now: now)
+        #expect(received == sent)
+    }
+
+    @Test(arguments: [
+        ("", EnvelopeError.empty),
+        ("   ", .empty),
+        ("restart_everything", .unknownPayload("restart_everything")),
+        (#"{"version":2,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .unsupportedVersion(2)),
+        (#"{"version":1,"id":"a","payload":"nuke","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .unknownPayload("nuke")),
+        (#"{"version":1,"id":"a","payload":"container_auto_heal","scope":"compute","issued_at":"2027-01-15T08:00:00Z"}"#,
+         .wrongScope(payload: .containerAutoHeal, scope: .compute, queue: .control)),
+        (#"{"version":1,"id":"a","payload":"libvirt_suspend_wakeup","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
+         .payloadNotForScope(payload: .libvirtSuspendWakeup, scope: .control)),
+        ("libvirt_suspend_wakeup", .payloadNotForScope(payload: .libvirtSuspendWakeup, scope: .control)),
+        (#"{"version":1,"payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .malformed("missing \"id\"")),
+        (#"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"yesterday"}"#,
+         .malformed("\"issued_at\" is not an ISO 8601 time: \"yesterday\"")),
+        (#"{"version":"1"}"#, .malformed("missing or non-integer \"version\"")),
+        ("{not json", .malformed("not valid JSON")),
+        ("[1,2]", .unknownPayload("[1,2]")),
+    ])
+    func invalidBodiesAreRefusedWithTheirReason(body: String, expected: EnvelopeError) {
+        #expect(throws: expected) { try Envelope.decode(Array(body.utf8), queueScope: .control, now: now) }
+    }
+
+    @Test func expiredRequestIsRefused() {
+        let stale = Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: now.addingTimeInterval(-120), expiresAt: now.addingTimeInterval(-60))
+        #expect(throws: EnvelopeError.expired(expiresAt: now.addingTimeInterval(-60))) {
+            try Envelope.decode(stale.encoded(), queueScope: .control, now: now)
+        }
+    }
+
+    @Test func oversizedAndBinaryBodiesAreRefusedUnread() {
+        #expect(throws: EnvelopeError.tooLarge(bytes: 70_000)) {
+            try Envelope.decode([UInt8](repeating: 0x20, count: 70_000), queueScope: .control)
+        }
+        #expect(throws: EnvelopeError.notUTF8) { try Envelope.decode([0xff, 0xfe, 0x00], queueScope: .control) }
+    }
+
+    @Test func payloadScopes() {
+        #expect(Payload.containerAutoHeal.scopes == [.control, .compute])
+        #expect(Payload.allocationHeal.scopes == [.control])
+        #expect(Payload.libvirtSuspendWakeup.scopes == [.compute])
+        #expect(Topology.exchange(for: .control) == "cloud-auto-heal.control")
+        #expect(Topology.queue(for: .compute) == "cloud-auto-heal.compute")
+        #expect(Topology.routingKey(for: .compute) == "cloud.auto.heal.compute")
+    }
+}
