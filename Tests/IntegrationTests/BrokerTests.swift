@@ -1,0 +1,92 @@
+import AMQP
+import AutoHealCore
+import AutoHealTestSupport
+import Foundation
+import Logging
+import Messaging
+import Testing
+
+/// Against the real RabbitMQ started by scripts/start-services.sh, one vhost per test.
+@Suite("Broker", .timeLimit(.minutes(2)))
+struct BrokerTests {
+    static func settings(_ vhost: String, password: String = "guest") -> AMQPSettings {
+        AMQPSettings(
+            servers: [AMQPServer(host: TestEnvironment.rabbitHost, port: TestEnvironment.rabbitPort)], vhost: vhost,
+            password: password, heartbeatSeconds: 10, connectTimeout: .seconds(2))
+    }
+
+    static let logger = Logger(label: "test.broker")
+
+    @Test func topologyIsDeclaredDurableAndBound() async throws {
+        try await RabbitAdmin.withVhost("topology") { vhost in
+            let publisher = HealRequestPublisher(settings: Self.settings(vhost), logger: Self.logger)
+            try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(10))
+            await publisher.shutdown()
+            for scope in Scope.allCases {
+                let exchange = try #require(try await RabbitAdmin.exchange(Topology.exchange(for: scope), vhost: vhost))
+                #expect(exchange.type == "direct" && exchange.durable)
+                let queue = try #require(try await RabbitAdmin.queue(Topology.queue(for: scope), vhost: vhost))
+                #expect(queue.durable)
+                let keys = try await RabbitAdmin.bindings(
+                    exchange: Topology.exchange(for: scope), queue: Topology.queue(for: scope), vhost: vhost)
+                #expect(keys == [Topology.routingKey(for: scope)])
+            }
+            let deadLetter = try #require(try await RabbitAdmin.exchange(Topology.deadLetterExchange, vhost: vhost))
+            #expect(deadLetter.type == "fanout" && deadLetter.durable)
+            // Declaring again (a second daemon, a restart) is harmless.
+            let again = HealRequestPublisher(settings: Self.settings(vhost), logger: Self.logger)
+            try await again.publish(Envelope(payload: .containerAutoHeal, scope: .compute), timeout: .seconds(10))
+            await again.shutdown()
+            let counts = try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: Self.settings(vhost))
+            #expect(counts.ready == 1)
+        }
+    }
+
+    @Test func unackedMessageIsRedeliveredAndAnAckedOneIsGone() async throws {
+        try await RabbitAdmin.withVhost("ack") { vhost in
+            let settings = Self.settings(vhost)
+            let publisher = HealRequestPublisher(settings: settings, logger: Self.logger)
+            let sent = Envelope(payload: .allocationHeal, scope: .control)
+            try await publisher.publish(sent, timeout: .seconds(10))
+            await publisher.shutdown()
+
+            // First consumer takes it and stops without acking: the broker keeps it.
+            let first = AMQPConsumer(
+                settings: settings, topology: HealTopology.declaration, queues: [Topology.queue(for: .control)],
+                prefetch: 4, logger: Self.logger)
+            var iterator = first.deliveries.makeAsyncIterator()
+            let delivery = try #require(await iterator.next())
+            #expect(delivery.queue == Topology.queue(for: .control))
+            #expect(delivery.redelivered == false)
+            #expect(try Envelope.decode(delivery.body, queueScope: .control).id == sent.id)
+            await first.stop()
+            #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 1)
+
+            // Second consumer gets it again, marked redelivered, acks it: gone.
+            let second = AMQPConsumer(
+                settings: settings, topology: HealTopology.declaration, queues: [Topology.queue(for: .control)],
+                prefetch: 4, logger: Self.logger)
+            var iterator2 = second.deliveries.makeAsyncIterator()
+            let again = try #require(await iterator2.next())
+            #expect(again.redelivered)
+            #expect(try Envelope.decode(again.body, queueScope: .control).id == sent.id)
+            second.ack(again)
+            await second.stop()
+            #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 0)
+        }
+    }
+
+    @Test func wrongPasswordIsAClearErrorNotAHang() async throws {
+        try await RabbitAdmin.withVhost("login") { vhost in
+            let publisher = HealRequestPublisher(settings: Self.settings(vhost, password: "wrong"), logger: Self.logger)
+            let started = ContinuousClock.now
+            await #expect {
+                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(3))
+            } throws: { error in
+                "\(error)".contains("ACCESS_REFUSED")
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            await publisher.shutdown()
+        }
+    }
+}

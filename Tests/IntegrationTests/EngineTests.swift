@@ -1,0 +1,115 @@
+import AMQP
+import AutoHealCore
+import AutoHealTestSupport
+import Engine
+import Foundation
+import Handlers
+import Logging
+import Messaging
+import ServiceLifecycle
+import Testing
+
+/// Records the requests it is given.
+actor RecordingHandler: PayloadHandler {
+    private(set) var requests: [Envelope] = []
+
+    nonisolated func handle(_ request: Envelope) async -> HandlerOutcome {
+        await record(request)
+        return HandlerOutcome(checked: 1)
+    }
+
+    private func record(_ request: Envelope) { requests.append(request) }
+}
+
+/// The engine's consume → decode → dispatch → ack path against the real RabbitMQ.
+@Suite("Engine dispatch", .timeLimit(.minutes(2)))
+struct EngineTests {
+    /// Runs a HealEngine with recording handlers for the duration of `body`.
+    static func withEngine(
+        vhost: String, _ body: (_ handlers: [Payload: RecordingHandler]) async throws -> Void
+    ) async throws {
+        let recorders = Dictionary(uniqueKeysWithValues: Payload.allCases.map { ($0, RecordingHandler()) })
+        let table = HandlerTable(
+            containerAutoHeal: recorders[.containerAutoHeal]!, allocationHeal: recorders[.allocationHeal]!,
+            libvirtSuspendWakeup: recorders[.libvirtSuspendWakeup]!)
+        let logger = Logger(label: "test.engine")
+        let engine = HealEngine(settings: BrokerTests.settings(vhost), handlers: table, concurrency: 4, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: engine)], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body(recorders)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func plainStringAndEnvelopesReachTheirHandlerAndAreAcked() async throws {
+        try await RabbitAdmin.withVhost("dispatch") { vhost in
+            try await Self.withEngine(vhost: vhost) { handlers in
+                // Wait for the engine to declare the topology.
+                try await waitUntil("the engine to consume") {
+                    (try? await RabbitAdmin.queue(Topology.queue(for: .compute), vhost: vhost)) != nil
+                }
+                // The old monitor's plain string, published as the old system did.
+                try await RabbitAdmin.publishRaw(
+                    "container_auto_heal", exchange: Topology.exchange(for: .compute),
+                    routingKey: Topology.routingKey(for: .compute), vhost: vhost)
+                let publisher = HealRequestPublisher(settings: BrokerTests.settings(vhost), logger: Logger(label: "test"))
+                let allocation = Envelope(payload: .allocationHeal, scope: .control)
+                try await publisher.publish(allocation)
+                await publisher.shutdown()
+
+                try await waitUntil("both requests to be handled") {
+                    let containers = await handlers[.containerAutoHeal]!.requests.count
+                    let allocations = await handlers[.allocationHeal]!.requests.count
+                    return containers == 1 && allocations == 1
+                }
+                let plain = await handlers[.containerAutoHeal]!.requests[0]
+                #expect(plain.scope == .compute)
+                let handledAllocation = await handlers[.allocationHeal]!.requests[0]
+                #expect(handledAllocation.id == allocation.id)
+                let libvirt = await handlers[.libvirtSuspendWakeup]!.requests
+                #expect(libvirt.isEmpty)
+            }
+            // After a graceful stop nothing is left in the queues: both were acked.
+            for scope in Scope.allCases {
+                #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: scope), settings: BrokerTests.settings(vhost)).ready == 0)
+            }
+        }
+    }
+
+    @Test func invalidMessagesGoToTheDeadLetterQueueWithTheirReason() async throws {
+        try await RabbitAdmin.withVhost("deadletter") { vhost in
+            try await Self.withEngine(vhost: vhost) { handlers in
+                try await waitUntil("the engine to consume") {
+                    (try? await RabbitAdmin.queue(Topology.queue(for: .control), vhost: vhost)) != nil
+                }
+                let control = (Topology.exchange(for: .control), Topology.routingKey(for: .control))
+                for body in ["restart_everything", "libvirt_suspend_wakeup", "{\"version\": 7}"] {
+                    try await RabbitAdmin.publishRaw(body, exchange: control.0, routingKey: control.1, vhost: vhost)
+                }
+                var dead: [RabbitAdmin.Message] = []
+                try await waitUntil("three dead letters") {
+                    dead += try await RabbitAdmin.take(10, from: Topology.deadLetterQueue, vhost: vhost)
+                    return dead.count >= 3
+                }
+                let reasons = Dictionary(uniqueKeysWithValues: dead.map { ($0.body, $0.headers[Topology.deadLetterReasonHeader] ?? "") })
+                #expect(reasons["restart_everything"] == "unknown payload \"restart_everything\"")
+                #expect(reasons["libvirt_suspend_wakeup"] == "libvirt_suspend_wakeup is not a control payload")
+                #expect(reasons["{\"version\": 7}"] == "unsupported envelope version 7 (this engine reads version 1)")
+
+                // The engine keeps working.
+                try await RabbitAdmin.publishRaw("container_auto_heal", exchange: control.0, routingKey: control.1, vhost: vhost)
+                try await waitUntil("the valid request to be handled") {
+                    await handlers[.containerAutoHeal]!.requests.count == 1
+                }
+            }
+            #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: BrokerTests.settings(vhost)).ready == 0)
+        }
+    }
+}
