@@ -1,0 +1,157 @@
+import AutoHealCore
+import AutoHealTestSupport
+import DockerAPI
+import Foundation
+import HTTP
+import Handlers
+import Logging
+import Testing
+
+/// The container revive handler against the real Docker engine, with real health checks.
+/// Each test makes its own containers, named after the test.
+@Suite("Container reviver", .timeLimit(.minutes(3)))
+struct ContainerReviverTests {
+    static func reviver(control: [String], containers: [String], hosts: String = "unix:///var/run/docker.sock", attempts: Int = 3) throws
+        -> ContainerReviver
+    {
+        let config = try AutoHealConfig.parse("""
+            [hosts]
+            control_hosts = \(hosts)
+            compute_hosts =
+            docker_timeout = 5
+            [containers]
+            control = \(containers.joined(separator: ", "))
+            [engine]
+            stop_timeout = 5
+            max_failed_attempts = \(attempts)
+            """, path: "test.conf")
+        let docker = DockerHosts(config: config, http: TestEnvironment.http)
+        return ContainerReviver(config: config, docker: docker, loggers: [.control: Logger(label: "test.control")])
+    }
+
+    static func sweep() -> Envelope { Envelope(payload: .containerAutoHeal, scope: .control) }
+
+    @Test func eachDockerStateLeadsToTheRightCall() async throws {
+        try await TestEnvironment.requireDocker()
+        let prefix = TestEnvironment.uniqueName("rv-states")
+        let unhealthy = try TestContainer(name: "\(prefix)-unhealthy")
+        let killed = try TestContainer(name: "\(prefix)-killed")
+        let paused = try TestContainer(name: "\(prefix)-paused")
+        let created = try TestContainer(name: "\(prefix)-created", start: false)
+        let healthy = try TestContainer(name: "\(prefix)-healthy")
+        let plain = try TestContainer(name: "\(prefix)-nocheck", healthCheck: false)
+        // Never passes its check, but is inside a long start period: stays "starting".
+        let starting = try TestContainer(
+            name: "\(prefix)-starting", command: "trap 'exit 0' TERM; while :; do sleep 0.2; done", startPeriod: "120s")
+        let all = [unhealthy, killed, paused, created, healthy, plain, starting]
+        defer { all.forEach { $0.remove() } }
+
+        for c in [unhealthy, killed, paused, healthy] { try await c.waitFor(health: "healthy") }
+        try unhealthy.breakHealth()
+        try killed.kill()
+        try paused.pause()
+        try await unhealthy.waitFor(health: "unhealthy")
+        try await killed.waitFor(status: "exited")
+        let before = try Dictionary(uniqueKeysWithValues: all.map { ($0.name, try $0.startedAt) })
+
+        let reviver = try Self.reviver(control: [], containers: all.map(\.name))
+        let outcome = await reviver.handle(Self.sweep())
+
+        #expect(outcome == HandlerOutcome(checked: 7, acted: 4, failed: 0, skipped: 1))
+        try await unhealthy.waitFor(health: "healthy")
+        #expect(try unhealthy.startedAt != before[unhealthy.name])  // restarted
+        #expect(try killed.status == "running")
+        #expect(try paused.status == "running")
+        #expect(try paused.startedAt == before[paused.name])  // unpaused, not restarted
+        #expect(try created.status == "running")
+        for untouched in [healthy, plain, starting] {
+            #expect(try untouched.startedAt == before[untouched.name], "\(untouched.name) was touched")
+        }
+    }
+
+    @Test func missingContainerAndUnreachableHostDoNotStopTheOthers() async throws {
+        try await TestEnvironment.requireDocker()
+        let prefix = TestEnvironment.uniqueName("rv-errors")
+        let down = try TestContainer(name: "\(prefix)-down")
+        defer { down.remove() }
+        try await down.waitFor(health: "healthy")
+        try down.kill()
+        try await down.waitFor(status: "exited")
+
+        // 127.0.0.1:1 refuses at once (nothing listens there).
+        let reviver = try Self.reviver(
+            control: [], containers: [down.name, "\(prefix)-missing"], hosts: "127.0.0.1:1, unix:///var/run/docker.sock")
+        let started = ContinuousClock.now
+        let outcome = await reviver.handle(Self.sweep())
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // On the live host: one start, one missing. On the dead host: both fail.
+        #expect(outcome == HandlerOutcome(checked: 4, acted: 1, failed: 3, skipped: 0))
+        #expect(try down.status == "running")
+    }
+
+    @Test func aContainerThatKeepsCrashingIsLeftToAPersonAfterThreeAttempts() async throws {
+        try await TestEnvironment.requireDocker()
+        let crasher = try TestContainer(name: TestEnvironment.uniqueName("rv-crashloop"), command: "exit 1", healthCheck: false)
+        defer { crasher.remove() }
+        try await crasher.waitFor(status: "exited")
+        let reviver = try Self.reviver(control: [], containers: [crasher.name], attempts: 3)
+
+        var startTimes: Set<String> = [try crasher.startedAt]
+        for attempt in 1...3 {
+            let outcome = await reviver.handle(Self.sweep())
+            #expect(outcome.acted == 1, "attempt \(attempt)")
+            // The start succeeds, the process exits 1 again at once.
+            try await waitUntil("the crasher to exit again after attempt \(attempt)") {
+                (try? crasher.status) == "exited" && !startTimes.contains((try? crasher.startedAt) ?? "")
+            }
+            startTimes.insert(try crasher.startedAt)
+        }
+        let lastStart = try crasher.startedAt
+        for _ in 1...2 {
+            let outcome = await reviver.handle(Self.sweep())
+            #expect(outcome == HandlerOutcome(checked: 1, acted: 0, failed: 0, skipped: 1))
+        }
+        #expect(try crasher.startedAt == lastStart)
+        #expect(try crasher.status == "exited")
+    }
+
+    @Test func attemptsAreCountedPerContainerNotPerHost() async throws {
+        try await TestEnvironment.requireDocker()
+        let prefix = TestEnvironment.uniqueName("rv-perctr")
+        let crasher = try TestContainer(name: "\(prefix)-crasher", command: "exit 1", healthCheck: false)
+        let other = try TestContainer(name: "\(prefix)-other")
+        defer { crasher.remove(); other.remove() }
+        try await other.waitFor(health: "healthy")
+        try await crasher.waitFor(status: "exited")
+        let reviver = try Self.reviver(control: [], containers: [crasher.name, other.name], attempts: 1)
+        _ = await reviver.handle(Self.sweep())  // the crasher's one attempt
+        try await waitUntil("the crasher to exit again") { (try? crasher.status) == "exited" }
+        try other.kill()
+        try await other.waitFor(status: "exited")
+        let outcome = await reviver.handle(Self.sweep())
+        // The crasher is left alone, the other container on the same host still revived.
+        #expect(outcome == HandlerOutcome(checked: 2, acted: 1, failed: 0, skipped: 1))
+        #expect(try other.status == "running")
+    }
+
+    @Test func aTargetedRequestTouchesOnlyItsTarget() async throws {
+        try await TestEnvironment.requireDocker()
+        let prefix = TestEnvironment.uniqueName("rv-target")
+        let target = try TestContainer(name: "\(prefix)-target")
+        let bystander = try TestContainer(name: "\(prefix)-bystander")
+        defer { target.remove(); bystander.remove() }
+        for c in [target, bystander] {
+            try await c.waitFor(health: "healthy")
+            try c.kill()
+            try await c.waitFor(status: "exited")
+        }
+        let reviver = try Self.reviver(control: [], containers: [target.name, bystander.name])
+        let request = Envelope(
+            payload: .containerAutoHeal, scope: .control,
+            target: TargetKey(host: "unix:///var/run/docker.sock", container: target.name))
+        let outcome = await reviver.handle(request)
+        #expect(outcome == HandlerOutcome(checked: 1, acted: 1))
+        #expect(try target.status == "running")
+        #expect(try bystander.status == "exited")
+    }
+}
