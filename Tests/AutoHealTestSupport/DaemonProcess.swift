@@ -1,0 +1,64 @@
+import Foundation
+
+/// A built program of this package (autoheal-engine, autoheal-monitor, autoheal) run as a
+/// separate process, its output kept in a file.
+public final class DaemonProcess: @unchecked Sendable {
+    public let name: String
+    public let outputPath: String
+    private let process = Process()
+
+    /// The directory of the package's built programs: the one the test binary runs from.
+    public static func binaryDirectory() throws -> URL {
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        return URL(fileURLWithPath: exe).deletingLastPathComponent()
+    }
+
+    public static func binary(_ name: String) throws -> URL {
+        let url = try binaryDirectory().appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            throw TestSetupError("\(url.path) is not built; run `swift build` (scripts/test.sh does) before the tests")
+        }
+        return url
+    }
+
+    public init(_ name: String, arguments: [String], outputDirectory: URL) throws {
+        self.name = name
+        outputPath = outputDirectory.appendingPathComponent("\(name).out").path
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.executableURL = try Self.binary(name)
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    public var isRunning: Bool { process.isRunning }
+    public var exitStatus: Int32 { process.terminationStatus }
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        signal(SIGTERM)
+        try await waitUntil("\(name) to exit after SIGTERM", timeout: timeout) { !self.process.isRunning }
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// Runs a built program to completion and returns its exit status and output.
+public func runProgram(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = try DaemonProcess.binary(name)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,95 @@
+import AutoHealTestSupport
+import Foundation
+import Testing
+
+/// The built autoheal-monitor and autoheal-engine as separate processes, against the real
+/// RabbitMQ and Docker engine, as an operator runs them.
+@Suite("End to end", .timeLimit(.minutes(3)))
+struct HealEndToEndTests {
+    static func tempDirectory(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName(name))
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func writeConfig(in directory: URL, vhost: String, control: [String], compute: [String]) throws -> String {
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        try """
+            [rabbitmq]
+            rabbitmq_addr = 127.0.0.1:5672
+            username = guest
+            password = guest
+            vhost = \(vhost)
+            [hosts]
+            control_hosts = 127.0.0.1:2375
+            compute_hosts = unix:///var/run/docker.sock
+            [containers]
+            control = \(control.joined(separator: ", "))
+            compute = \(compute.joined(separator: ", "))
+            [schedule]
+            container_auto_heal = 1
+            allocation_heal = 0
+            libvirt_suspend_wakeup = 0
+            [engine]
+            stop_timeout = 5
+            [logging]
+            log_dir = \(directory.appendingPathComponent("logs").path)
+            level = info
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func brokenContainersAreHealedByTheDaemons() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("e2e") { vhost in
+            let directory = try Self.tempDirectory("autoheal-e2e")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let prefix = TestEnvironment.uniqueName("e2e")
+            let api = try TestContainer(name: "\(prefix)-nova_api")
+            let cinder = try TestContainer(name: "\(prefix)-cinder_api")
+            let compute = try TestContainer(name: "\(prefix)-nova_compute")
+            defer { [api, cinder, compute].forEach { $0.remove() } }
+            for c in [api, cinder, compute] { try await c.waitFor(health: "healthy") }
+
+            let config = try Self.writeConfig(
+                in: directory, vhost: vhost, control: [api.name, cinder.name], compute: [compute.name])
+            let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
+            let logs = directory.appendingPathComponent("logs")
+            func log(_ file: String) -> String {
+                (try? String(contentsOf: logs.appendingPathComponent(file), encoding: .utf8)) ?? ""
+            }
+            do {
+                try await waitUntil("the first sweep on both scopes") {
+                    log("engine-control.log").contains("sweep finished") && log("engine-compute.log").contains("sweep finished")
+                }
+                let apiStart = try api.startedAt
+                try api.breakHealth()       // unhealthy → restart
+                try cinder.kill()           // exited → start
+                try compute.pause()         // paused → unpause
+
+                try await waitUntil("all three to be revived", timeout: .seconds(40)) {
+                    let control = log("engine-control.log"), computeLog = log("engine-compute.log")
+                    return control.contains("revived container host=127.0.0.1:2375 container=\(api.name) seen=running/unhealthy action=restart result=ok")
+                        && control.contains("revived container host=127.0.0.1:2375 container=\(cinder.name) seen=exited(137)")
+                        && computeLog.contains("revived container host=unix:///var/run/docker.sock container=\(compute.name) seen=paused")
+                }
+                for c in [api, cinder, compute] { try await c.waitFor(health: "healthy") }
+                #expect(try api.startedAt != apiStart)
+                #expect(log("engine-control.log").contains("action=start result=ok duration="))
+                #expect(log("engine-compute.log").contains("action=unpause result=ok duration="))
+                #expect(log("engine-queue.log").contains("request handled and acked"))
+                #expect(log("monitor.log").contains("published payload=container_auto_heal scope=control result=confirmed"))
+                // Standard output carries the same lines.
+                #expect(engine.output.contains("revived container host=127.0.0.1:2375 container=\(cinder.name)"))
+            } catch {
+                Issue.record("engine output:\n\(engine.output.suffix(3000))\nmonitor output:\n\(monitor.output.suffix(1500))")
+                throw error
+            }
+            // SIGTERM (what docker stop sends): both exit 0.
+            #expect(try await monitor.terminate() == 0)
+            #expect(try await engine.terminate() == 0)
+            #expect(engine.output.contains("engine stopped"))
+        }
+    }
+}

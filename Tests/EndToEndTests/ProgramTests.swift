@@ -1,0 +1,47 @@
+import AutoHealTestSupport
+import Foundation
+import Testing
+
+/// The programs' behaviour at the command line: config problems and the CLI.
+@Suite("Programs")
+struct ProgramTests {
+    @Test(arguments: ["autoheal-engine", "autoheal-monitor", "autoheal"])
+    func missingConfigIsWrittenAsTemplateAndTheProgramExits78(program: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-missing"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        let arguments = program == "autoheal" ? ["check-config", "--config", path] : ["--config", path]
+        let (status, output) = try runProgram(program, arguments)
+        #expect(status == 78)
+        #expect(output.contains("\(path): no config file here: wrote a commented template"))
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func badValueExitsNonZeroNamingFileLineSectionAndKey() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-bad"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        try "[rabbitmq]\npassword = hunter2\n\n[schedule]\ncontainer_auto_heal = every minute\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, output) = try runProgram("autoheal-engine", ["--config", path])
+        #expect(status == 78)
+        #expect(output.contains("\(path):5: [schedule] container_auto_heal: expected whole seconds (0 turns it off) from 0 to 604800, got \"every minute\""))
+        #expect(!output.contains("hunter2"))
+    }
+
+    @Test func checkConfigPrintsTheEffectiveConfigWithoutSecrets() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-check"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        try "[rabbitmq]\nrabbitmq_addr = 10.0.0.5\npassword = hunter2\n[hosts]\ncontrol_hosts = 10.0.0.11\nVIP = 10.0.0.10\ncolour = blue\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, output) = try runProgram("autoheal", ["check-config", "--config", path])
+        #expect(status == 0)
+        #expect(output.contains("rabbitmq_addr = 10.0.0.5:5672"))
+        #expect(output.contains("control_hosts = 10.0.0.11"))
+        #expect(output.contains("password = ********"))
+        #expect(output.contains("warning: \(path):7: [hosts] unknown key `colour` is ignored"))
+        #expect(!output.contains("hunter2"))
+    }
+}
