@@ -91,12 +91,12 @@ for d in autoheal-engine autoheal-monitor; do
   setsid nohup "$BIN/$d" --config "$RUN_DIR/auto_heal.conf" >"$RUN_DIR/$d.out" 2>&1 < /dev/null &
   echo $! > "$RUN_DIR/$d.pid"
 done
-wait_for "the engine's first sweep (see $RUN_DIR/autoheal-engine.out)" 60 grep -q "sweep finished" "$RUN_DIR/logs/engine-control.log"
+wait_for "the engine's first sweep (see $RUN_DIR/autoheal-engine.out)" 60 grep -qs "sweep finished" "$RUN_DIR/logs/engine-control.log"
 
 say "demonstration: killing nova_conductor and waiting for the healer"
 before="$(date +%s)"
 docker kill nova_conductor >/dev/null
-wait_for "nova_conductor to be revived" 60 grep -q "revived container host=127.0.0.1:2375 container=nova_conductor" "$RUN_DIR/logs/engine-control.log"
+wait_for "nova_conductor to be revived" 60 grep -qs "revived container host=127.0.0.1:2375 container=nova_conductor" "$RUN_DIR/logs/engine-control.log"
 say "nova_conductor revived after $(( $(date +%s) - before ))s:"
 grep "revived container host=127.0.0.1:2375 container=nova_conductor" "$RUN_DIR/logs/engine-control.log" | tail -1
 
