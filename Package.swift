@@ -76,12 +76,17 @@ let package = Package(
         // Tests.
         .target(
             name: "AutoHealTestSupport",
-            dependencies: ["HTTP", "AutoHealCore", "DockerAPI"],
+            dependencies: ["HTTP", "AMQP", "AutoHealCore", "DockerAPI"],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "AutoHealTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["AutoHealTestSupport", "HTTP"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "AutoHealTestSupport", "AMQP", "AutoHealCore", "Messaging",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

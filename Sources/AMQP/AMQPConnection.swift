@@ -57,6 +57,14 @@ final class AMQPConnection {
     // MARK: - Topology
 
     func declare(_ topology: AMQPTopology) throws(AMQPError) {
+        do {
+            try declareAll(topology)
+        } catch where error.code == 406 && !topology.conflictAdvice.isEmpty {
+            throw AMQPError(error.kind, code: error.code, "\(error.message). \(topology.conflictAdvice)")
+        }
+    }
+
+    private func declareAll(_ topology: AMQPTopology) throws(AMQPError) {
         let h = try live()
         var status = cah_amqp_status()
         for exchange in topology.exchanges {
@@ -66,7 +74,9 @@ final class AMQPConnection {
             let sac: Int32 = queue.singleActiveConsumer.map { $0 ? 1 : 0 } ?? -1
             var messages: UInt32 = 0, consumers: UInt32 = 0
             try check(
-                cah_amqp_queue_declare(h, Self.channel, queue.name, 1, 0, queue.queueType, sac, &messages, &consumers, &status),
+                cah_amqp_queue_declare(
+                    h, Self.channel, queue.name, 1, 0, queue.queueType, sac, Int64(queue.maxLength ?? 0), &messages,
+                    &consumers, &status),
                 status)
         }
         for binding in topology.bindings {
@@ -79,7 +89,7 @@ final class AMQPConnection {
         let h = try live()
         var status = cah_amqp_status()
         var messages: UInt32 = 0, consumers: UInt32 = 0
-        try check(cah_amqp_queue_declare(h, Self.channel, name, 1, 1, nil, -1, &messages, &consumers, &status), status)
+        try check(cah_amqp_queue_declare(h, Self.channel, name, 1, 1, nil, -1, 0, &messages, &consumers, &status), status)
         return (Int(messages), Int(consumers))
     }
 

@@ -13,6 +13,8 @@ public struct AMQPDelivery: Sendable {
     public var routingKey: String
     public var messageID: String?
     public var body: [UInt8]
+    /// When this process received it.
+    public var receivedAt: ContinuousClock.Instant
     /// Which connection it came on: an ack for an older connection is void (the broker
     /// redelivers the message instead).
     let generation: Int
@@ -206,7 +208,8 @@ public final class AMQPConsumer: Sendable {
                     let queue = tagToQueue[raw.consumerTag] ?? raw.routingKey
                     continuation.yield(AMQPDelivery(
                         queue: queue, deliveryTag: raw.deliveryTag, redelivered: raw.redelivered, exchange: raw.exchange,
-                        routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, generation: generation))
+                        routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, receivedAt: .now,
+                        generation: generation))
                 }
             } catch {
                 let delay = drop(error)

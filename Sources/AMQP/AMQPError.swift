@@ -16,6 +16,8 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         case timedOut
         /// The client was shut down.
         case shutdown
+        /// Dropped from a full publish backlog while the broker was away.
+        case dropped
     }
 
     public var kind: Kind

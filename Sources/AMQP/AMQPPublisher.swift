@@ -9,8 +9,13 @@ import Synchronization
 /// or loses with the connection is retried on a fresh connection (which re-declares the
 /// topology) until its deadline; meanwhile the publisher reconnects with capped, jittered
 /// exponential back-off, trying the configured brokers in turn.
+///
+/// While the broker is away, messages wait in a backlog of at most `maxBacklog`; when it is
+/// full the oldest waiting message is dropped (its `publish` fails with `.dropped`) and
+/// counted in ``droppedCount``.
 public final class AMQPPublisher: @unchecked Sendable {
     private struct Job {
+        var id: UInt64
         var message: AMQPMessage
         var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<Result<Void, AMQPError>, Never>
@@ -24,10 +29,16 @@ public final class AMQPPublisher: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var stopping = false
+    private var lastJobID: UInt64 = 0
+    /// The job the thread is publishing now; never dropped from the backlog.
+    private var inProgress: UInt64? = nil
+    private var dropped = 0
+    private let maxBacklog: Int
     private let connected = Mutex(false)
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    public init(settings: AMQPSettings, topology: AMQPTopology, logger: Logger) {
+    public init(settings: AMQPSettings, topology: AMQPTopology, maxBacklog: Int = 1000, logger: Logger) {
+        self.maxBacklog = max(maxBacklog, 1)
         self.settings = settings
         self.topology = topology
         self.logger = logger
@@ -39,11 +50,18 @@ public final class AMQPPublisher: @unchecked Sendable {
     /// Whether the publisher holds a live connection right now.
     public var isConnected: Bool { connected.withLock { $0 } }
 
+    /// Messages dropped so far because the backlog was full.
+    public var droppedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return dropped
+    }
+
     /// Publishes and waits for the broker's confirm, retrying until `timeout` passes.
     public func publish(_ message: AMQPMessage, timeout: Duration = .seconds(30)) async throws(AMQPError) {
         let deadline = ContinuousClock.now + timeout
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, AMQPError>, Never>) in
-            if !enqueue(Job(message: message, deadline: deadline, continuation: continuation)) {
+            if !enqueue(Job(id: 0, message: message, deadline: deadline, continuation: continuation)) {
                 continuation.resume(returning: .failure(AMQPError(.shutdown, "publisher is shut down")))
             }
         }
@@ -64,11 +82,28 @@ public final class AMQPPublisher: @unchecked Sendable {
     }
 
     private func enqueue(_ job: Job) -> Bool {
+        var job = job
+        var victim: Job? = nil
         condition.lock()
-        defer { condition.unlock() }
-        guard !stopping else { return false }
+        guard !stopping else {
+            condition.unlock()
+            return false
+        }
+        lastJobID += 1
+        job.id = lastJobID
+        if jobs.count >= maxBacklog, let index = jobs.firstIndex(where: { $0.id != inProgress }) {
+            victim = jobs.remove(at: index)
+            dropped += 1
+        }
         jobs.append(job)
+        let droppedSoFar = dropped
         condition.signal()
+        condition.unlock()
+        if let victim {
+            logger.warning("publish backlog full: dropped the oldest waiting message",
+                           metadata: ["exchange": "\(victim.message.exchange)", "backlog": "\(maxBacklog)", "dropped_total": "\(droppedSoFar)"])
+            victim.continuation.resume(returning: .failure(AMQPError(.dropped, "dropped from a full publish backlog (\(maxBacklog) waiting)")))
+        }
         return true
     }
 
@@ -107,6 +142,7 @@ public final class AMQPPublisher: @unchecked Sendable {
             }
             let stop = stopping
             let job = jobs.first
+            inProgress = job?.id
             condition.unlock()
 
             for job in expired {
@@ -166,7 +202,8 @@ public final class AMQPPublisher: @unchecked Sendable {
             do {
                 try connection!.publishConfirmed(job.message, deadline: job.deadline)
                 condition.lock()
-                jobs.removeFirst()
+                jobs.removeAll { $0.id == job.id }
+                inProgress = nil
                 condition.unlock()
                 job.continuation.resume(returning: .success(()))
             } catch {
@@ -178,7 +215,7 @@ public final class AMQPPublisher: @unchecked Sendable {
 
     private func setLastError(_ error: AMQPError) {
         condition.lock()
-        if !jobs.isEmpty { jobs[0].lastError = error }
+        if let i = jobs.firstIndex(where: { $0.id == inProgress }) { jobs[i].lastError = error }
         condition.unlock()
     }
 }

@@ -16,10 +16,13 @@ public struct AMQPTopology: Sendable {
         public var queueType: String?
         /// `x-single-active-consumer`, or nil to leave the argument out.
         public var singleActiveConsumer: Bool?
-        public init(name: String, queueType: String? = nil, singleActiveConsumer: Bool? = nil) {
+        /// `x-max-length`, or nil to leave the argument out.
+        public var maxLength: Int?
+        public init(name: String, queueType: String? = nil, singleActiveConsumer: Bool? = nil, maxLength: Int? = nil) {
             self.name = name
             self.queueType = queueType
             self.singleActiveConsumer = singleActiveConsumer
+            self.maxLength = maxLength
         }
     }
 
@@ -38,11 +41,15 @@ public struct AMQPTopology: Sendable {
     public var exchanges: [Exchange]
     public var queues: [Queue]
     public var bindings: [Binding]
+    /// Added to the error when the broker refuses a declaration because an exchange or queue
+    /// already exists with other arguments (406 PRECONDITION_FAILED): how to migrate.
+    public var conflictAdvice: String
 
-    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = []) {
+    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [], conflictAdvice: String = "") {
         self.exchanges = exchanges
         self.queues = queues
         self.bindings = bindings
+        self.conflictAdvice = conflictAdvice
     }
 }
 

@@ -24,6 +24,12 @@ public struct AutoHealConfig: Sendable {
         public var password: String
         public var vhost: String
         public var heartbeatSeconds: Int
+        /// `classic` or `quorum` (quorum queues survive the loss of a broker node).
+        public var queueType: String
+        /// One engine consumes at a time; another takes over when it goes away.
+        public var singleActiveConsumer: Bool
+        /// Requests the monitor keeps while the broker is away before dropping the oldest.
+        public var publishBacklog: Int
     }
 
     /// A host as written in the config, with the Docker address it stands for.
@@ -132,12 +138,20 @@ public struct AutoHealConfig: Sendable {
             brokers.append(BrokerAddress(host: host, port: port))
         }
         if brokers.isEmpty, let brokerEntry { throw r.error("rabbitmq", brokerEntry, "names no broker") }
-        let rabbit = RabbitMQ(
+        var rabbit = RabbitMQ(
             brokers: brokers,
             username: r.string("rabbitmq", "username", default: "guest"),
             password: r.string("rabbitmq", "password", default: "guest"),
             vhost: r.string("rabbitmq", "vhost", default: "/"),
-            heartbeatSeconds: try r.integer("rabbitmq", "heartbeat", default: 30, range: 0...3600, unit: "whole seconds"))
+            heartbeatSeconds: try r.integer("rabbitmq", "heartbeat", default: 30, range: 0...3600, unit: "whole seconds"),
+            queueType: "classic", singleActiveConsumer: try r.boolean("rabbitmq", "single_active_consumer", default: true),
+            publishBacklog: try r.integer("rabbitmq", "publish_backlog", default: 1000, range: 1...1_000_000, unit: "a count"))
+        if let e = r.rawEntry("rabbitmq", "queue_type") {
+            guard ["classic", "quorum"].contains(e.value.lowercased()) else {
+                throw r.error("rabbitmq", e, "expected classic or quorum, got \"\(e.value)\"")
+            }
+            rabbit.queueType = e.value.lowercased()
+        }
 
         // [hosts]
         let dockerPort = try r.integer("hosts", "docker_port", default: 2375, range: 1...65535, unit: "a port")
@@ -224,6 +238,9 @@ public struct AutoHealConfig: Sendable {
             "password = \(rabbitmq.password.isEmpty ? "(empty)" : "********")",
             "vhost = \(rabbitmq.vhost)",
             "heartbeat = \(rabbitmq.heartbeatSeconds)",
+            "queue_type = \(rabbitmq.queueType)",
+            "single_active_consumer = \(rabbitmq.singleActiveConsumer)",
+            "publish_backlog = \(rabbitmq.publishBacklog)",
             "",
             "[hosts]",
             "control_hosts = \(list(hosts.control))",

@@ -20,6 +20,15 @@ password = guest
 vhost = /
 # AMQP heartbeat in seconds (0 turns heartbeats off).
 heartbeat = 30
+# Queue type: classic, or quorum (survives the loss of a broker node in a cluster).
+# Changing it for queues that already exist needs a migration: see the README.
+queue_type = classic
+# With several engines (one per control host), only one consumes at a time and another
+# takes over within seconds when it goes away. Also an argument of the queues.
+single_active_consumer = true
+# Requests the monitor keeps while the broker is away; past that the oldest are dropped
+# (and counted in the log).
+publish_backlog = 1000
 
 [hosts]
 # Docker hosts, comma lists. An entry is a host (Docker on docker_port), host:port,

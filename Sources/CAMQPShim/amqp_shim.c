@@ -130,9 +130,9 @@ int cah_amqp_exchange_declare(amqp_connection_state_t conn, uint16_t channel, co
 
 int cah_amqp_queue_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
                            int durable, int passive, const char *queue_type,
-                           int single_active_consumer, uint32_t *message_count,
+                           int single_active_consumer, int64_t max_length, uint32_t *message_count,
                            uint32_t *consumer_count, cah_amqp_status *st) {
-    amqp_table_entry_t entries[2];
+    amqp_table_entry_t entries[3];
     int n = 0;
     if (queue_type) {
         entries[n].key = amqp_cstring_bytes("x-queue-type");
@@ -144,6 +144,12 @@ int cah_amqp_queue_declare(amqp_connection_state_t conn, uint16_t channel, const
         entries[n].key = amqp_cstring_bytes("x-single-active-consumer");
         entries[n].value.kind = AMQP_FIELD_KIND_BOOLEAN;
         entries[n].value.value.boolean = single_active_consumer ? 1 : 0;
+        n++;
+    }
+    if (max_length > 0) {
+        entries[n].key = amqp_cstring_bytes("x-max-length");
+        entries[n].value.kind = AMQP_FIELD_KIND_I64;
+        entries[n].value.value.i64 = max_length;
         n++;
     }
     amqp_table_t args = {n, entries};

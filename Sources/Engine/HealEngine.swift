@@ -11,19 +11,24 @@ import ServiceLifecycle
 /// the handler finished.
 ///
 /// A message that is not a valid request for its queue goes to the dead-letter queue with
-/// the reason (and is acked only once the broker confirmed that). On graceful shutdown it
+/// the reason (and is acked only once the broker confirmed that). A sweep superseded by a
+/// newer run, or a request this engine already handled, is acked without running again
+/// (see ``RequestLedger``). On graceful shutdown it
 /// stops taking messages, lets running handlers finish and ack, then closes the connection;
 /// messages it had not started are requeued by the broker.
 public struct HealEngine: Service {
     private let settings: AMQPSettings
+    private let topology: AMQPTopology
     private let handlers: HandlerTable
+    private let ledger = RequestLedger()
     private let concurrency: Int
     private let logger: Logger
 
     /// - Parameters:
     ///   - logger: the queue area's logger (`engine.queue`).
-    public init(settings: AMQPSettings, handlers: HandlerTable, concurrency: Int, logger: Logger) {
+    public init(settings: AMQPSettings, topology: AMQPTopology, handlers: HandlerTable, concurrency: Int, logger: Logger) {
         self.settings = settings
+        self.topology = topology
         self.handlers = handlers
         self.concurrency = max(concurrency, 1)
         self.logger = logger
@@ -31,9 +36,9 @@ public struct HealEngine: Service {
 
     public func run() async throws {
         let consumer = AMQPConsumer(
-            settings: settings, topology: HealTopology.declaration, queues: Scope.allCases.map(Topology.queue(for:)),
+            settings: settings, topology: topology, queues: Scope.allCases.map(Topology.queue(for:)),
             prefetch: UInt16(clamping: concurrency), logger: logger)
-        let deadLetters = HealRequestPublisher(settings: settings, logger: logger)
+        let deadLetters = HealRequestPublisher(settings: settings, topology: topology, logger: logger)
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -88,10 +93,22 @@ public struct HealEngine: Service {
         log["scope"] = "\(request.scope.rawValue)"
         log["request"] = "\(request.id)"
         if let target = request.target { log["target"] = "\(target)" }
+        switch await ledger.admit(request, receivedAt: delivery.receivedAt) {
+        case .run: break
+        case .superseded:
+            consumer.ack(delivery)
+            logger.info("sweep superseded by a newer run of the same payload and scope; acked without running", metadata: log)
+            return
+        case .duplicate:
+            consumer.ack(delivery)
+            logger.notice("request already handled by this engine; acked without running again", metadata: log)
+            return
+        }
         logger.info("handling request", metadata: log)
         let clock = ContinuousClock()
         let started = clock.now
         let outcome = await handlers.handler(for: request.payload).handle(request)
+        await ledger.markHandled(request)
         consumer.ack(delivery)
         log["duration"] = "\((clock.now - started).logDescription)"
         log["outcome"] = "\(outcome)"

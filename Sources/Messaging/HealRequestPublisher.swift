@@ -7,11 +7,13 @@ import Logging
 public final class HealRequestPublisher: Sendable {
     private let publisher: AMQPPublisher
 
-    public init(settings: AMQPSettings, logger: Logger) {
-        publisher = AMQPPublisher(settings: settings, topology: HealTopology.declaration, logger: logger)
+    public init(settings: AMQPSettings, topology: AMQPTopology = HealTopology.declaration(), maxBacklog: Int = 1000, logger: Logger) {
+        publisher = AMQPPublisher(settings: settings, topology: topology, maxBacklog: maxBacklog, logger: logger)
     }
 
     public var isConnected: Bool { publisher.isConnected }
+    /// Requests dropped from a full backlog while the broker was away.
+    public var droppedCount: Int { publisher.droppedCount }
 
     /// Publishes one envelope; returns once the broker has it on disk-backed queue(s).
     public func publish(_ envelope: Envelope, timeout: Duration = .seconds(30)) async throws(AMQPError) {

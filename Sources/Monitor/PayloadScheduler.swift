@@ -40,11 +40,22 @@ public struct PayloadScheduler: Service {
     private func publishForever(_ payload: Payload, every period: Duration) async {
         logger.info("scheduled", metadata: ["payload": "\(payload.rawValue)", "every": "\(period.logDescription)"])
         await cancelWhenGracefulShutdown {
+            var missed: [Scope: Int] = [:]
             while !Task.isCancelled {
                 let next = ContinuousClock.now + period
-                await withTaskGroup(of: Void.self) { group in
+                let results = await withTaskGroup(of: (Scope, Bool).self) { group in
                     for scope in payload.scopes {
-                        group.addTask { await publishOnce(payload, scope: scope, period: period) }
+                        group.addTask { (scope, await publishOnce(payload, scope: scope, period: period)) }
+                    }
+                    return await group.reduce(into: [Scope: Bool]()) { $0[$1.0] = $1.1 }
+                }
+                for (scope, published) in results {
+                    if !published {
+                        missed[scope, default: 0] += 1
+                    } else if let count = missed.removeValue(forKey: scope) {
+                        logger.notice("broker reachable again; sweeps were dropped while it was away", metadata: [
+                            "payload": "\(payload.rawValue)", "scope": "\(scope.rawValue)", "dropped": "\(count)",
+                        ])
                     }
                 }
                 try? await Task.sleep(until: next, clock: .continuous)
@@ -52,7 +63,8 @@ public struct PayloadScheduler: Service {
         }
     }
 
-    private func publishOnce(_ payload: Payload, scope: Scope, period: Duration) async {
+    /// Publishes one sweep; false if the broker did not confirm it within one period (it is dropped: the next period's replaces it).
+    private func publishOnce(_ payload: Payload, scope: Scope, period: Duration) async -> Bool {
         let now = Date()
         let envelope = Envelope(payload: payload, scope: scope, issuedAt: now, expiresAt: now.addingTimeInterval(Double(period.components.seconds)))
         let clock = ContinuousClock()
@@ -66,11 +78,13 @@ public struct PayloadScheduler: Service {
             log["result"] = "confirmed"
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.info("published", metadata: log)
+            return true
         } catch {
             log["result"] = "failed"
             log["error"] = "\(error)"
             log["duration"] = "\((clock.now - started).logDescription)"
-            logger.error("publish failed; the next period tries again", metadata: log)
+            logger.error("publish failed; sweep dropped, the next period sends a new one", metadata: log)
+            return false
         }
     }
 }

@@ -37,7 +37,7 @@ struct EngineCommand: AsyncParsableCommand {
             libvirtSuspendWakeup: UnavailableHandler(logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
             settings: HealTopology.settings(from: config, connectionName: "autoheal-engine"),
-            handlers: handlers, concurrency: config.engine.concurrency, logger: queueLogger)
+            topology: HealTopology.declaration(for: config), handlers: handlers, concurrency: config.engine.concurrency, logger: queueLogger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))

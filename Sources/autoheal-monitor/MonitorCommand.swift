@@ -22,7 +22,8 @@ struct MonitorCommand: AsyncParsableCommand {
             "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
         ])
         let publisher = HealRequestPublisher(
-            settings: HealTopology.settings(from: config, connectionName: "autoheal-monitor"), logger: logger)
+            settings: HealTopology.settings(from: config, connectionName: "autoheal-monitor"),
+            topology: HealTopology.declaration(for: config), maxBacklog: config.rabbitmq.publishBacklog, logger: logger)
         let scheduler = PayloadScheduler(schedule: config.schedule, publisher: publisher, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

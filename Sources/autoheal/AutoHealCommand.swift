@@ -74,7 +74,9 @@ struct Publish: AsyncParsableCommand {
         }
         let config = ProgramSupport.loadConfigOrExit(options.config)
         let logger = ProgramSupport.bootstrapLogging(config, area: "autoheal", fileLogging: false)
-        let publisher = HealRequestPublisher(settings: HealTopology.settings(from: config, connectionName: "autoheal-cli"), logger: logger)
+        let publisher = HealRequestPublisher(
+            settings: HealTopology.settings(from: config, connectionName: "autoheal-cli"),
+            topology: HealTopology.declaration(for: config), logger: logger)
         var failed = false
         for scope in scopes {
             let envelope = Envelope(payload: payload, scope: scope, target: targetKey)

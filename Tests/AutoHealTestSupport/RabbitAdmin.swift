@@ -6,7 +6,7 @@ import HTTP
 public enum RabbitAdmin {
     static let basicAuth = "Basic " + Data("guest:guest".utf8).base64EncodedString()
 
-    static func call(_ method: String, _ path: String, json: Any? = nil) async throws -> HTTPResponse {
+    public static func call(_ method: String, _ path: String, json: Any? = nil) async throws -> HTTPResponse {
         var request = HTTPRequest(
             method: method, url: TestEnvironment.managementURL + path,
             headers: [("Authorization", basicAuth), ("Content-Type", "application/json")], timeout: .seconds(10))
@@ -14,7 +14,7 @@ public enum RabbitAdmin {
         return try await TestEnvironment.http.execute(request)
     }
 
-    static func encode(_ vhost: String) -> String {
+    public static func encode(_ vhost: String) -> String {
         vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_."))) ?? vhost
     }
 

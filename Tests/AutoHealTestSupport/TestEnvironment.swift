@@ -1,3 +1,4 @@
+import AMQP
 import AutoHealCore
 import DockerAPI
 import Foundation
@@ -21,6 +22,13 @@ public enum TestEnvironment {
     public static let dockerTCP = "127.0.0.1:2375"
     /// The busybox image `scripts/lib.sh` imports (there is no registry).
     public static let testImage = "autoheal/busybox:latest"
+
+    /// Settings for the shared broker, in a test's own vhost.
+    public static func brokerSettings(_ vhost: String, password: String = "guest") -> AMQPSettings {
+        AMQPSettings(
+            servers: [AMQPServer(host: rabbitHost, port: rabbitPort)], vhost: vhost, password: password,
+            heartbeatSeconds: 10, connectTimeout: .seconds(2))
+    }
 
     /// One HTTP client for every test helper in the process.
     public static let http = HTTPClient(name: "test-http")

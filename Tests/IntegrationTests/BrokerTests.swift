@@ -10,9 +10,7 @@ import Testing
 @Suite("Broker", .timeLimit(.minutes(2)))
 struct BrokerTests {
     static func settings(_ vhost: String, password: String = "guest") -> AMQPSettings {
-        AMQPSettings(
-            servers: [AMQPServer(host: TestEnvironment.rabbitHost, port: TestEnvironment.rabbitPort)], vhost: vhost,
-            password: password, heartbeatSeconds: 10, connectTimeout: .seconds(2))
+        TestEnvironment.brokerSettings(vhost, password: password)
     }
 
     static let logger = Logger(label: "test.broker")
@@ -52,7 +50,7 @@ struct BrokerTests {
 
             // First consumer takes it and stops without acking: the broker keeps it.
             let first = AMQPConsumer(
-                settings: settings, topology: HealTopology.declaration, queues: [Topology.queue(for: .control)],
+                settings: settings, topology: HealTopology.declaration(), queues: [Topology.queue(for: .control)],
                 prefetch: 4, logger: Self.logger)
             var iterator = first.deliveries.makeAsyncIterator()
             let delivery = try #require(await iterator.next())
@@ -64,7 +62,7 @@ struct BrokerTests {
 
             // Second consumer gets it again, marked redelivered, acks it: gone.
             let second = AMQPConsumer(
-                settings: settings, topology: HealTopology.declaration, queues: [Topology.queue(for: .control)],
+                settings: settings, topology: HealTopology.declaration(), queues: [Topology.queue(for: .control)],
                 prefetch: 4, logger: Self.logger)
             var iterator2 = second.deliveries.makeAsyncIterator()
             let again = try #require(await iterator2.next())
@@ -73,6 +71,42 @@ struct BrokerTests {
             second.ack(again)
             await second.stop()
             #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 0)
+        }
+    }
+
+    @Test func aQueueOfTheOldHealerWithOtherArgumentsGetsMigrationAdvice() async throws {
+        try await RabbitAdmin.withVhost("conflict") { vhost in
+            // The old healer's queue: durable, no arguments. This healer wants single active consumer.
+            let created = try await RabbitAdmin.call(
+                "PUT", "/api/queues/\(RabbitAdmin.encode(vhost))/cloud-auto-heal.control", json: ["durable": true] as [String: Any])
+            #expect((200..<300).contains(created.status))
+            let publisher = HealRequestPublisher(
+                settings: Self.settings(vhost), topology: HealTopology.declaration(singleActiveConsumer: true), logger: Self.logger)
+            await #expect {
+                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(2))
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("PRECONDITION_FAILED") && text.contains("x-single-active-consumer")
+                    && text.contains("rabbitmqctl delete_queue cloud-auto-heal.control")
+            }
+            await publisher.shutdown()
+            // Matching the existing queue instead works.
+            let matching = HealRequestPublisher(
+                settings: Self.settings(vhost), topology: HealTopology.declaration(singleActiveConsumer: false), logger: Self.logger)
+            try await matching.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(10))
+            await matching.shutdown()
+        }
+    }
+
+    @Test func quorumQueuesCanBeChosen() async throws {
+        try await RabbitAdmin.withVhost("quorum") { vhost in
+            let publisher = HealRequestPublisher(
+                settings: Self.settings(vhost), topology: HealTopology.declaration(queueType: "quorum"), logger: Self.logger)
+            try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .compute), timeout: .seconds(10))
+            await publisher.shutdown()
+            let queue = try #require(try await RabbitAdmin.queue(Topology.queue(for: .compute), vhost: vhost))
+            #expect(queue.arguments["x-queue-type"] == "quorum")
+            #expect(queue.arguments["x-single-active-consumer"] == "1" || queue.arguments["x-single-active-consumer"] == "true")
         }
     }
 

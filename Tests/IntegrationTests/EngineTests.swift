@@ -33,7 +33,7 @@ struct EngineTests {
             containerAutoHeal: recorders[.containerAutoHeal]!, allocationHeal: recorders[.allocationHeal]!,
             libvirtSuspendWakeup: recorders[.libvirtSuspendWakeup]!)
         let logger = Logger(label: "test.engine")
-        let engine = HealEngine(settings: BrokerTests.settings(vhost), handlers: table, concurrency: 4, logger: logger)
+        let engine = HealEngine(settings: BrokerTests.settings(vhost), topology: HealTopology.declaration(), handlers: table, concurrency: 4, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: engine)], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -90,18 +90,21 @@ struct EngineTests {
                     (try? await RabbitAdmin.queue(Topology.queue(for: .control), vhost: vhost)) != nil
                 }
                 let control = (Topology.exchange(for: .control), Topology.routingKey(for: .control))
-                for body in ["restart_everything", "libvirt_suspend_wakeup", "{\"version\": 7}"] {
+                let oversized = "container_auto_heal" + String(repeating: " ", count: 70_000)
+                for body in ["restart_everything", "libvirt_suspend_wakeup", "{\"version\": 7}", "{\"version\": 1, \"id\": 5}", oversized] {
                     try await RabbitAdmin.publishRaw(body, exchange: control.0, routingKey: control.1, vhost: vhost)
                 }
                 var dead: [RabbitAdmin.Message] = []
-                try await waitUntil("three dead letters") {
+                try await waitUntil("five dead letters") {
                     dead += try await RabbitAdmin.take(10, from: Topology.deadLetterQueue, vhost: vhost)
-                    return dead.count >= 3
+                    return dead.count >= 5
                 }
                 let reasons = Dictionary(uniqueKeysWithValues: dead.map { ($0.body, $0.headers[Topology.deadLetterReasonHeader] ?? "") })
                 #expect(reasons["restart_everything"] == "unknown payload \"restart_everything\"")
                 #expect(reasons["libvirt_suspend_wakeup"] == "libvirt_suspend_wakeup is not a control payload")
                 #expect(reasons["{\"version\": 7}"] == "unsupported envelope version 7 (this engine reads version 1)")
+                #expect(reasons["{\"version\": 1, \"id\": 5}"]?.hasPrefix("malformed envelope:") == true)
+                #expect(reasons[oversized] == "body of 70019 bytes is over the 65536-byte limit")
 
                 // The engine keeps working.
                 try await RabbitAdmin.publishRaw("container_auto_heal", exchange: control.0, routingKey: control.1, vhost: vhost)

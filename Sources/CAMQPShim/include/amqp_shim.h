@@ -38,10 +38,11 @@ int cah_amqp_exchange_declare(amqp_connection_state_t conn, uint16_t channel, co
                               const char *type, int durable, cah_amqp_status *status);
 
 /// Declares a queue. queue_type may be NULL (no x-queue-type argument);
-/// single_active_consumer < 0 leaves the argument out. On success fills the counts.
+/// single_active_consumer < 0 and max_length <= 0 leave those arguments out.
+/// On success fills the counts.
 int cah_amqp_queue_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
                            int durable, int passive, const char *queue_type,
-                           int single_active_consumer, uint32_t *message_count,
+                           int single_active_consumer, int64_t max_length, uint32_t *message_count,
                            uint32_t *consumer_count, cah_amqp_status *status);
 
 int cah_amqp_queue_bind(amqp_connection_state_t conn, uint16_t channel, const char *queue,

@@ -1,0 +1,53 @@
+import Foundation
+
+/// A RabbitMQ node of the test's own (scripts/private-rabbit.sh), which the test may stop
+/// and restart without disturbing the shared broker. Guest/guest on 127.0.0.1:`port`.
+public final class PrivateRabbitNode: Sendable {
+    public let name: String
+    public let port: Int
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/private-rabbit.sh").path
+    }
+
+    /// Starts a fresh node (any data of an earlier node of that name is deleted first).
+    public init(name: String, port: Int) throws {
+        self.name = name
+        self.port = port
+        try Self.run(["destroy", name])
+        try start()
+    }
+
+    public func start() throws { try Self.run(["start", name, String(port)]) }
+    public func stop() throws { try Self.run(["stop", name]) }
+    public func destroy() { try? Self.run(["destroy", name]) }
+
+    static func run(_ arguments: [String]) throws {
+        // Output goes to a file, not a pipe: the node the script starts outlives the script
+        // and must not hold a pipe the test would wait on. posix_spawn + waitpid, because
+        // Foundation's Process does not notice the exit of a script whose child daemonized.
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("private-rabbit") + ".out").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let argv = ["/bin/bash", script] + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
+            throw TestSetupError("cannot run \(script)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        guard exitCode == 0 else {
+            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw TestSetupError("private-rabbit.sh \(arguments.joined(separator: " ")) failed: \(output) (is rabbitmq-server installed? run `\(TestEnvironment.setupCommand)`)")
+        }
+    }
+}

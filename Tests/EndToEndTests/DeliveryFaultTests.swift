@@ -1,0 +1,260 @@
+import AMQP
+import AutoHealCore
+import AutoHealTestSupport
+import Foundation
+import Logging
+import Messaging
+import Testing
+
+/// Faults injected into real processes: the broker stopped and restarted, the engine killed
+/// with SIGKILL in the middle of a handler, two engines with one killed, an engine that was
+/// down for several periods.
+@Suite("Delivery under faults", .timeLimit(.minutes(4)))
+struct DeliveryFaultTests {
+    static func config(
+        in directory: URL, broker: String, vhost: String = "/", control: [String], schedule: Int = 0,
+        stopTimeout: Int = 5, name: String = "auto_heal.conf", logs: String = "logs"
+    ) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try """
+            [rabbitmq]
+            rabbitmq_addr = \(broker)
+            vhost = \(vhost)
+            heartbeat = 5
+            [hosts]
+            control_hosts = unix:///var/run/docker.sock
+            compute_hosts =
+            [containers]
+            control = \(control.joined(separator: ", "))
+            compute =
+            [schedule]
+            container_auto_heal = \(schedule)
+            allocation_heal = 0
+            libvirt_suspend_wakeup = 0
+            [engine]
+            stop_timeout = \(stopTimeout)
+            [logging]
+            log_dir = \(directory.appendingPathComponent(logs).path)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func temp(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName(name))
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+    /// Request ids the engine log says were handled to the end, with how often.
+    static func handledIDs(_ log: String) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for line in log.split(separator: "\n") where line.contains("request handled and acked") {
+            if let range = line.range(of: "request=") {
+                let id = line[range.upperBound...].prefix(while: { $0 != " " })
+                counts[String(id), default: 0] += 1
+            }
+        }
+        return counts
+    }
+
+    @Test func everyRequestIsHandledExactlyOnceAcrossBrokerRestarts() async throws {
+        try await TestEnvironment.requireDocker()
+        let node = try PrivateRabbitNode(name: "autoheal-restarts", port: 5711)
+        defer { node.destroy() }
+        let directory = try Self.temp("autoheal-restarts")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let container = try TestContainer(name: TestEnvironment.uniqueName("restarts-nova_api"))
+        defer { container.remove() }
+        try await container.waitFor(health: "healthy")
+
+        let config = try Self.config(in: directory, broker: "127.0.0.1:\(node.port)", control: [container.name])
+        let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+        let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
+        let settings = AMQPSettings(servers: [AMQPServer(host: "127.0.0.1", port: node.port)], heartbeatSeconds: 5, connectTimeout: .seconds(2))
+        let publisher = HealRequestPublisher(settings: settings, logger: Logger(label: "test.publisher"))
+
+        let requests = (0..<24).map { _ in
+            Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: container.name))
+        }
+        // Publish in the background while the broker goes away and comes back three times.
+        let publishing = Task {
+            for (i, request) in requests.enumerated() {
+                try await publisher.publish(request, timeout: .seconds(120))
+                if i % 8 == 7 { try await Task.sleep(for: .milliseconds(300)) }
+            }
+        }
+        for cycle in 1...3 {
+            try await waitUntil("some requests handled before restart \(cycle)", timeout: .seconds(60)) {
+                Self.handledIDs(Self.read(queueLog)).count >= cycle * 4
+            }
+            try node.stop()
+            try await Task.sleep(for: .milliseconds(500))  // the broker stays down a moment
+            try node.start()
+        }
+        try await publishing.value
+        await publisher.shutdown()
+
+        try await waitUntil("all \(requests.count) requests handled", timeout: .seconds(90)) {
+            Set(Self.handledIDs(Self.read(queueLog)).keys).isSuperset(of: requests.map(\.id))
+        }
+        let handled = Self.handledIDs(Self.read(queueLog))
+        for request in requests { #expect(handled[request.id] == 1, "request \(request.id) handled \(handled[request.id] ?? 0) times") }
+        #expect(try await engine.terminate() == 0)
+        let controlQueue = try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings)
+        #expect(controlQueue.ready == 0)
+        let deadLetters = try AMQPQueueInspector.counts(of: Topology.deadLetterQueue, settings: settings)
+        #expect(deadLetters.ready == 0)
+        #expect(Self.read(queueLog).contains("broker connection lost; reconnecting"))
+    }
+
+    @Test func killedEngineMidHandlerLeavesTheMessageAndTheActionIsNotRepeated() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("kill9") { vhost in try await Self.killMidHandler(vhost: vhost) }
+    }
+
+    static func killMidHandler(vhost: String) async throws {
+        do {
+            let directory = try Self.temp("autoheal-kill9")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            // Ignores SIGTERM, so a restart takes the whole stop timeout (3 s): time to kill the engine.
+            let stubborn = try TestContainer(
+                name: TestEnvironment.uniqueName("kill9-nova_api"),
+                command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
+            defer { stubborn.remove() }
+            try await stubborn.waitFor(health: "healthy")
+            try stubborn.breakHealth()
+            try await stubborn.waitFor(health: "unhealthy")
+            let firstStart = try stubborn.startedAt
+
+            let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 3)
+            let first = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
+            try await waitUntil("the first engine to consume") { Self.read(queueLog).contains("consuming") }
+            let request = Envelope(
+                payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: stubborn.name))
+            let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
+            try await publisher.publish(request)
+            await publisher.shutdown()
+
+            try await waitUntil("the restart to begin") { Self.read(controlLog).contains("restarting container") }
+            first.signal(SIGKILL)
+            try await waitUntil("the first engine to die") { !first.isRunning }
+            #expect(!Self.read(queueLog).contains("request handled and acked"))
+
+            // Docker finishes the restart on its own; the message is still on the broker.
+            try await stubborn.waitFor(health: "healthy")
+            let secondStart = try stubborn.startedAt
+            #expect(secondStart != firstStart)
+
+            let second = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("the redelivered request to be handled") {
+                Self.handledIDs(Self.read(queueLog))[request.id] == 1
+            }
+            #expect(Self.read(queueLog).contains("redelivered=true"))
+            // The effect was already there: nothing restarted a second time.
+            #expect(try stubborn.startedAt == secondStart)
+            #expect(!Self.read(controlLog).contains("revived container"))
+            #expect(try await second.terminate() == 0)
+        }
+    }
+
+    @Test func whenTheActiveEngineDiesTheOtherTakesOverAndNothingIsHandledTwice() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("sac") { vhost in
+            let directory = try Self.temp("autoheal-sac")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let container = try TestContainer(name: TestEnvironment.uniqueName("sac-nova_api"))
+            defer { container.remove() }
+            try await container.waitFor(health: "healthy")
+            let configA = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name], name: "a.conf", logs: "logs-a")
+            let configB = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name], name: "b.conf", logs: "logs-b")
+            let logA = directory.appendingPathComponent("logs-a/engine-queue.log")
+            let logB = directory.appendingPathComponent("logs-b/engine-queue.log")
+            let engineA = try DaemonProcess("autoheal-engine", arguments: ["--config", configA], outputDirectory: directory)
+            try await waitUntil("engine A to consume") { Self.read(logA).contains("consuming") }
+            let engineB = try DaemonProcess("autoheal-engine", arguments: ["--config", configB], outputDirectory: directory)
+            try await waitUntil("engine B to consume") { Self.read(logB).contains("consuming") }
+
+            let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
+            func request() -> Envelope {
+                Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: container.name))
+            }
+            let before = (0..<3).map { _ in request() }
+            for r in before { try await publisher.publish(r) }
+            try await waitUntil("the first requests to be handled") {
+                let all = Self.handledIDs(Self.read(logA)).merging(Self.handledIDs(Self.read(logB))) { $0 + $1 }
+                return before.allSatisfy { all[$0.id] != nil }
+            }
+            // Exactly one engine is active: the one that came first.
+            #expect(Self.handledIDs(Self.read(logA)).count == 3)
+            #expect(Self.handledIDs(Self.read(logB)).isEmpty)
+
+            engineA.signal(SIGKILL)
+            let takeover = ContinuousClock.now
+            let after = (0..<3).map { _ in request() }
+            for r in after { try await publisher.publish(r) }
+            await publisher.shutdown()
+            try await waitUntil("engine B to take over", timeout: .seconds(20)) {
+                let b = Self.handledIDs(Self.read(logB))
+                return after.allSatisfy { b[$0.id] != nil }
+            }
+            #expect(ContinuousClock.now - takeover < .seconds(15))
+            let all = Self.handledIDs(Self.read(logA)).merging(Self.handledIDs(Self.read(logB))) { $0 + $1 }
+            for r in before + after { #expect(all[r.id] == 1, "request \(r.id) handled \(all[r.id] ?? 0) times") }
+            #expect(try await engineB.terminate() == 0)
+        }
+    }
+
+    @Test func anEngineThatWasDownRunsAtMostOneSweepPerPayloadAndScope() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("backlog") { vhost in
+            let directory = try Self.temp("autoheal-backlog")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let container = try TestContainer(name: TestEnvironment.uniqueName("backlog-nova_api"))
+            defer { container.remove() }
+            try await container.waitFor(health: "healthy")
+            let settings = TestEnvironment.brokerSettings(vhost)
+            let publisher = HealRequestPublisher(settings: settings, logger: Logger(label: "test"))
+            // While no engine runs: three sweeps that expired while waiting, five plain-string
+            // sweeps as the old monitor sends them, and two current ones.
+            let now = Date()
+            for age in 1...3 {
+                let old = now.addingTimeInterval(Double(-120 * age))
+                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: old, expiresAt: old.addingTimeInterval(60)))
+            }
+            for _ in 0..<5 {
+                try await RabbitAdmin.publishRaw(
+                    "container_auto_heal", exchange: Topology.exchange(for: .control), routingKey: Topology.routingKey(for: .control),
+                    vhost: vhost)
+            }
+            for _ in 0..<2 {
+                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: now, expiresAt: now.addingTimeInterval(300)))
+            }
+            await publisher.shutdown()
+            #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 10)
+
+            let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name])
+            let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
+            try await waitUntil("all ten messages settled") {
+                let log = Self.read(queueLog)
+                let settled = log.components(separatedBy: "request handled and acked").count - 1
+                    + log.components(separatedBy: "superseded by a newer run").count - 1
+                    + log.components(separatedBy: "moved to the dead-letter queue").count - 1
+                return settled == 10
+            }
+            let log = Self.read(queueLog)
+            #expect(log.components(separatedBy: "request handled and acked").count - 1 == 1)
+            #expect(log.components(separatedBy: "superseded by a newer run").count - 1 == 6)
+            #expect(log.components(separatedBy: "moved to the dead-letter queue").count - 1 == 3)
+            let dead = try await RabbitAdmin.take(10, from: Topology.deadLetterQueue, vhost: vhost)
+            #expect(dead.count == 3)
+            #expect(dead.allSatisfy { $0.headers[Topology.deadLetterReasonHeader]?.hasPrefix("expired at ") == true })
+            #expect(try await engine.terminate() == 0)
+            #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 0)
+        }
+    }
+}
