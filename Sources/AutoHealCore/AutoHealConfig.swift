@@ -64,6 +64,36 @@ public struct AutoHealConfig: Sendable {
         public var concurrency: Int
     }
 
+    /// `[placement]`: how `allocation_heal` runs `nova-manage placement`.
+    public struct Placement: Sendable {
+        public var container: String
+        public var deleteOrphans: Bool
+        public var healMissing: Bool
+        /// Deadline for one nova-manage command.
+        public var commandTimeoutSeconds: Int
+    }
+
+    /// `[libvirt]`: how `libvirt_suspend_wakeup` treats domains.
+    public struct Libvirt: Sendable {
+        public var container: String
+        /// Paused reasons resumed (as `virsh domstate --reason` prints them).
+        public var resumeReasons: [String]
+        public var resumeUserPaused: Bool
+        /// auto (when a domain changed state), always, or never.
+        public var restartNovaCompute: String
+        public var novaComputeContainer: String
+        public var commandTimeoutSeconds: Int
+    }
+
+    /// `[policy]`: the restart budget shared by containers and domains.
+    public struct Policy: Sendable {
+        public var backoffInitialSeconds: Int
+        public var backoffMaxSeconds: Int
+        public var healthyResetSeconds: Int
+        public var maxAttempts: Int
+        public var attemptWindowSeconds: Int
+    }
+
     public struct LoggingSettings: Sendable {
         public var directory: String
         public var level: Logger.Level
@@ -76,6 +106,9 @@ public struct AutoHealConfig: Sendable {
     /// Seconds between publications of each payload; 0 turns it off.
     public var schedule: [Payload: Int]
     public var engine: Engine
+    public var placement: Placement
+    public var libvirt: Libvirt
+    public var policy: Policy
     public var logging: LoggingSettings
     /// Unknown keys and sections: worth a look, never fatal.
     public var warnings: [ConfigWarning]
@@ -88,7 +121,7 @@ public struct AutoHealConfig: Sendable {
         .containerAutoHeal: 60, .allocationHeal: 3600, .libvirtSuspendWakeup: 300,
     ]
 
-    static let knownSections = ["rabbitmq", "hosts", "containers", "schedule", "engine", "logging"]
+    static let knownSections = ["rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "logging"]
 
     /// Reads and validates the config at `path`.
     ///
@@ -206,6 +239,39 @@ public struct AutoHealConfig: Sendable {
             maxFailedAttempts: try r.integer("engine", "max_failed_attempts", default: 3, range: 1...100, unit: "a count"),
             concurrency: try r.integer("engine", "concurrency", default: 8, range: 1...1000, unit: "a count"))
 
+        // [placement]
+        let placementContainer = r.string("placement", "container", default: "nova_api")
+        if !isValidContainerName(placementContainer), let e = r.rawEntry("placement", "container") {
+            throw r.error("placement", e, "\"\(e.value)\" is not a container name")
+        }
+        let placement = Placement(
+            container: placementContainer,
+            deleteOrphans: try r.boolean("placement", "delete_orphans", default: true),
+            healMissing: try r.boolean("placement", "heal_missing", default: true),
+            commandTimeoutSeconds: try r.integer("placement", "command_timeout", default: 600, range: 1...86_400, unit: "whole seconds"))
+
+        // [libvirt]
+        let (reasons, _) = r.list("libvirt", "resume_reasons", default: ["I/O error", "unknown"])
+        let restart = r.string("libvirt", "restart_nova_compute", default: "auto").lowercased()
+        if !["auto", "always", "never"].contains(restart), let e = r.rawEntry("libvirt", "restart_nova_compute") {
+            throw r.error("libvirt", e, "expected auto, always or never; got \"\(e.value)\"")
+        }
+        let libvirt = Libvirt(
+            container: r.string("libvirt", "container", default: "nova_libvirt"),
+            resumeReasons: reasons,
+            resumeUserPaused: try r.boolean("libvirt", "resume_user_paused", default: false),
+            restartNovaCompute: restart,
+            novaComputeContainer: r.string("libvirt", "nova_compute_container", default: "nova_compute"),
+            commandTimeoutSeconds: try r.integer("libvirt", "command_timeout", default: 60, range: 1...3600, unit: "whole seconds"))
+
+        // [policy]
+        let policy = Policy(
+            backoffInitialSeconds: try r.integer("policy", "backoff_initial", default: 10, range: 0...86_400, unit: "whole seconds"),
+            backoffMaxSeconds: try r.integer("policy", "backoff_max", default: 300, range: 0...86_400, unit: "whole seconds"),
+            healthyResetSeconds: try r.integer("policy", "healthy_reset", default: 600, range: 0...86_400 * 7, unit: "whole seconds"),
+            maxAttempts: try r.integer("policy", "max_attempts", default: 3, range: 1...100, unit: "a count"),
+            attemptWindowSeconds: try r.integer("policy", "attempt_window", default: 1800, range: 1...86_400 * 7, unit: "whole seconds"))
+
         // [logging]
         let directory = r.string("logging", "log_dir", default: "/var/log/autoheal")
         var level = Logger.Level.info
@@ -218,7 +284,8 @@ public struct AutoHealConfig: Sendable {
 
         return AutoHealConfig(
             path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule,
-            engine: engine, logging: LoggingSettings(directory: directory, level: level),
+            engine: engine, placement: placement, libvirt: libvirt, policy: policy,
+            logging: LoggingSettings(directory: directory, level: level),
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
     }
 
@@ -259,6 +326,24 @@ public struct AutoHealConfig: Sendable {
             "stop_timeout = \(engine.stopTimeoutSeconds)",
             "max_failed_attempts = \(engine.maxFailedAttempts)",
             "concurrency = \(engine.concurrency)",
+            "", "[placement]",
+            "container = \(placement.container)",
+            "delete_orphans = \(placement.deleteOrphans)",
+            "heal_missing = \(placement.healMissing)",
+            "command_timeout = \(placement.commandTimeoutSeconds)",
+            "", "[libvirt]",
+            "container = \(libvirt.container)",
+            "resume_reasons = \(libvirt.resumeReasons.joined(separator: ", "))",
+            "resume_user_paused = \(libvirt.resumeUserPaused)",
+            "restart_nova_compute = \(libvirt.restartNovaCompute)",
+            "nova_compute_container = \(libvirt.novaComputeContainer)",
+            "command_timeout = \(libvirt.commandTimeoutSeconds)",
+            "", "[policy]",
+            "backoff_initial = \(policy.backoffInitialSeconds)",
+            "backoff_max = \(policy.backoffMaxSeconds)",
+            "healthy_reset = \(policy.healthyResetSeconds)",
+            "max_attempts = \(policy.maxAttempts)",
+            "attempt_window = \(policy.attemptWindowSeconds)",
             "", "[logging]",
             "log_dir = \(logging.directory)",
             "level = \(logging.level.rawValue)",

@@ -65,6 +65,45 @@ max_failed_attempts = 3
 # Requests the engine handles at once (also the RabbitMQ prefetch).
 concurrency = 8
 
+[placement]
+# allocation_heal runs `nova-manage placement audit` / `heal_allocations` by Docker exec
+# in this container, on the VIP (or the first control host that answers).
+container = nova_api
+# Delete orphaned allocations found by the audit (audit --delete).
+delete_orphans = true
+# Create missing allocations (heal_allocations).
+heal_missing = true
+# Deadline in seconds for one nova-manage command.
+command_timeout = 600
+
+[libvirt]
+# libvirt_suspend_wakeup runs virsh by Docker exec in this container on every compute host.
+container = nova_libvirt
+# Paused domains are resumed only for these reasons (as `virsh domstate --reason` prints
+# them). A domain paused by a job (migrating, saving, dumping, snapshot, post-copy,
+# starting up) is never touched; pmsuspended domains are woken.
+resume_reasons = I/O error, unknown
+# Also resume domains a person paused (`paused (user)`).
+resume_user_paused = false
+# Restart nova_compute on a host after domains there changed state: auto (yes, when one
+# did), always (after every run that found domains to wake) or never.
+restart_nova_compute = auto
+nova_compute_container = nova_compute
+# Deadline in seconds for one virsh command.
+command_timeout = 60
+
+[policy]
+# Restart budget per target (a container, or a domain on a host): the delay between
+# actions starts at backoff_initial seconds and doubles up to backoff_max; at most
+# max_attempts actions within attempt_window seconds, then the target is quarantined
+# (an ERROR line: it needs a person) until it has been healthy for healthy_reset seconds.
+# Domains follow it now; containers still follow [engine] max_failed_attempts.
+backoff_initial = 10
+backoff_max = 300
+healthy_reset = 600
+max_attempts = 3
+attempt_window = 1800
+
 [logging]
 # Log files, one per area: engine-control.log, engine-compute.log, engine-queue.log,
 # monitor.log. Everything also goes to standard output.

@@ -69,7 +69,81 @@ public final class DockerClient: Sendable {
         try expectNoContent(response, container: name)
     }
 
+    /// Runs a command in a running container (`POST /containers/{name}/exec`, then
+    /// `POST /exec/{id}/start`, then `GET /exec/{id}/json` for the exit code) and returns its
+    /// exit code, stdout and stderr.
+    ///
+    /// A command that does not finish within `timeout` is reported as ``DockerError/execTimedOut(host:container:command:after:)``
+    /// (Docker cannot kill it; it may still be running in the container); output beyond
+    /// `maxOutputBytes` fails the call rather than being cut silently.
+    public func exec(
+        _ container: String, command: [String], timeout: Duration, maxOutputBytes: Int = 4 << 20
+    ) async throws(DockerError) -> ExecResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let create = try await send(
+            "POST", "/containers/\(escape(container))/exec",
+            body: json(["Cmd": command, "AttachStdout": true, "AttachStderr": true, "AttachStdin": false, "Tty": false]))
+        switch create.status {
+        case 201: break
+        case 404: throw .noSuchContainer(host: host, container: container)
+        default: throw refusal(create)
+        }
+        struct Created: Decodable { var Id: String }
+        let id = try decode(Created.self, create).Id
+
+        let stream: HTTPResponse
+        do {
+            stream = try await sendRaw(
+                "POST", "/exec/\(id)/start", body: json(["Detach": false, "Tty": false]), timeout: timeout,
+                maxResponseBytes: maxOutputBytes + maxOutputBytes / 8 + 4096)
+        } catch {
+            switch error {
+            case .timedOut:
+                throw .execTimedOut(host: host, container: container, command: command.joined(separator: " "), after: timeout)
+            case .responseTooLarge:
+                throw .badResponse(host: host, detail: "output of `\(command.joined(separator: " "))` in \(container) is over \(maxOutputBytes) bytes")
+            case .unreachable(let d): throw .unreachable(host: host, detail: d)
+            case .docker(let e): throw e
+            case .other(let d): throw .unreachable(host: host, detail: d)
+            }
+        }
+        guard stream.status == 200 else {
+            if stream.status == 409 { throw .refused(host: host, status: 409, message: "container \(container) is not running") }
+            throw refusal(stream)
+        }
+        let (stdout, stderr): ([UInt8], [UInt8])
+        do {
+            (stdout, stderr) = try ExecStreamDemultiplexer.split(stream.body)
+        } catch {
+            throw .badResponse(host: host, detail: "exec output stream of `\(command.joined(separator: " "))`: \(error)")
+        }
+
+        // The stream ends when the command exits; the exit code may lag a moment behind.
+        struct Inspect: Decodable { var Running: Bool; var ExitCode: Int? }
+        let deadline = clock.now + .seconds(5)
+        while true {
+            let response = try await send("GET", "/exec/\(id)/json")
+            guard response.status == 200 else { throw refusal(response) }
+            let state = try decode(Inspect.self, response)
+            if !state.Running, let code = state.ExitCode {
+                return ExecResult(
+                    exitCode: code, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+                    duration: clock.now - started)
+            }
+            if clock.now >= deadline {
+                throw .badResponse(host: host, detail: "exec of `\(command.joined(separator: " "))` ended its output but has no exit code")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     // MARK: - Plumbing
+
+    private func json(_ object: [String: Any]) -> [UInt8] {
+        // Only strings, booleans and string arrays: serialization cannot fail.
+        Array(try! JSONSerialization.data(withJSONObject: object))
+    }
 
     private func expectNoContent(_ response: HTTPResponse, container: String, alsoAccept: Set<Int> = []) throws(DockerError) {
         if response.status == 204 || alsoAccept.contains(response.status) { return }
@@ -108,8 +182,46 @@ public final class DockerClient: Sendable {
     func send(
         _ method: String, _ path: String, body: [UInt8]? = nil, versioned: Bool = true, timeout: Duration? = nil
     ) async throws(DockerError) -> HTTPResponse {
-        let prefix = versioned ? "/v" + (try await apiVersion()) : ""
-        var request = HTTPRequest(method: method, url: "", timeout: timeout ?? self.timeout)
+        do {
+            return try await sendRaw(method, path, body: body, versioned: versioned, timeout: timeout)
+        } catch {
+            switch error {
+            case .timedOut(let d): throw .timedOut(host: host, detail: d)
+            case .unreachable(let d): throw .unreachable(host: host, detail: d)
+            case .docker(let e): throw e
+            default: throw .unreachable(host: host, detail: error.description)
+            }
+        }
+    }
+
+    /// Transport failures, before they are turned into ``DockerError``s.
+    enum SendFailure: Error, CustomStringConvertible {
+        case timedOut(String)
+        case unreachable(String)
+        case responseTooLarge
+        case docker(DockerError)
+        case other(String)
+
+        var description: String {
+            switch self {
+            case .timedOut(let d), .unreachable(let d), .other(let d): d
+            case .responseTooLarge: "response too large"
+            case .docker(let e): e.description
+            }
+        }
+    }
+
+    private func sendRaw(
+        _ method: String, _ path: String, body: [UInt8]? = nil, versioned: Bool = true, timeout: Duration? = nil,
+        maxResponseBytes: Int = 8 << 20
+    ) async throws(SendFailure) -> HTTPResponse {
+        let prefix: String
+        do {
+            prefix = versioned ? "/v" + (try await apiVersion()) : ""
+        } catch {
+            throw .docker(error)
+        }
+        var request = HTTPRequest(method: method, url: "", timeout: timeout ?? self.timeout, maxResponseBytes: maxResponseBytes)
         switch address {
         case .tcp(let h, let port):
             let hostPart = h.contains(":") ? "[\(h)]" : h
@@ -126,9 +238,10 @@ public final class DockerClient: Sendable {
             return try await http.execute(request)
         } catch {
             switch error {
-            case .timedOut(let d): throw .timedOut(host: host, detail: d)
-            case .unreachable(let d): throw .unreachable(host: host, detail: d)
-            default: throw .unreachable(host: host, detail: error.description)
+            case .timedOut(let d): throw .timedOut(d)
+            case .unreachable(let d): throw .unreachable(d)
+            case .responseTooLarge: throw .responseTooLarge
+            default: throw .other(error.description)
             }
         }
     }

@@ -10,6 +10,8 @@ public enum DockerError: Error, Equatable, CustomStringConvertible {
     case refused(host: String, status: Int, message: String)
     /// The answer was not what the API documents.
     case badResponse(host: String, detail: String)
+    /// A command run by exec did not finish in time (it may still run in the container).
+    case execTimedOut(host: String, container: String, command: String, after: Duration)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum DockerError: Error, Equatable, CustomStringConvertible {
         case .noSuchContainer(let h, let c): "no container \(c) on \(h)"
         case .refused(let h, let s, let m): "Docker on \(h) answered \(s): \(m)"
         case .badResponse(let h, let d): "unexpected answer from Docker on \(h): \(d)"
+        case .execTimedOut(let h, let c, let cmd, let after): "`\(cmd)` in \(c) on \(h) did not finish within \(after) (it may still be running there)"
         }
     }
 }

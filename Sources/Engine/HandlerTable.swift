@@ -19,8 +19,8 @@ public struct HandlerTable: Sendable {
     public func handler(for payload: Payload) -> any PayloadHandler {
         switch payload {
         case .containerAutoHeal: containerAutoHeal     // ContainerReviver
-        case .allocationHeal: allocationHeal           // placement allocation heal
-        case .libvirtSuspendWakeup: libvirtSuspendWakeup // libvirt suspended wake-up
+        case .allocationHeal: allocationHeal           // PlacementAllocationHealer
+        case .libvirtSuspendWakeup: libvirtSuspendWakeup // LibvirtWaker
         }
     }
 }

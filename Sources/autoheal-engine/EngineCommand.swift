@@ -33,8 +33,8 @@ struct EngineCommand: AsyncParsableCommand {
         let scopeLoggers = Dictionary(uniqueKeysWithValues: Scope.allCases.map { ($0, Logger(label: "engine.\($0.rawValue)")) })
         let handlers = HandlerTable(
             containerAutoHeal: ContainerReviver(config: config, docker: docker, loggers: scopeLoggers),
-            allocationHeal: UnavailableHandler(logger: scopeLoggers[.control]!),
-            libvirtSuspendWakeup: UnavailableHandler(logger: scopeLoggers[.compute]!))
+            allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
+            libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
             settings: HealTopology.settings(from: config, connectionName: "autoheal-engine"),
             topology: HealTopology.declaration(for: config), handlers: handlers, concurrency: config.engine.concurrency, logger: queueLogger)

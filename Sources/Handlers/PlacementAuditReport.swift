@@ -1,0 +1,97 @@
+import Foundation
+
+/// What `nova-manage placement audit --verbose [--delete]` reported, read from its output.
+///
+/// The lines it prints per orphaned allocation (Nova's documented wording):
+/// - `Allocations were set against consumer UUID <c> but no existing instances or active migrations are related.`
+/// - `Allocations for consumer UUID <c> on Resource Provider <rp> can be deleted: <allocations>`
+/// - with `--delete`: `Deleted allocations for consumer UUID <c> on Resource Provider <rp>: <allocations>`
+/// Other lines are kept as ``unrecognized`` so a change of wording is noticed, not ignored.
+public struct PlacementAuditReport: Sendable, Equatable {
+    public struct Allocation: Sendable, Equatable {
+        public var consumer: String
+        public var resourceProvider: String
+        public var allocations: String
+    }
+
+    /// Consumers named as having allocations but no instance or migration.
+    public var orphanedConsumers: [String] = []
+    public var deletable: [Allocation] = []
+    public var deleted: [Allocation] = []
+    public var unrecognized: [String] = []
+
+    public init(parsing output: String) {
+        for raw in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty else { continue }
+            if let c = Self.match(line, prefix: "Allocations were set against consumer UUID ", until: " but no existing instances") {
+                orphanedConsumers.append(c)
+            } else if let a = Self.allocation(line, prefix: "Allocations for consumer UUID ", separator: " can be deleted:") {
+                deletable.append(a)
+            } else if let a = Self.allocation(line, prefix: "Deleted allocations for consumer UUID ", separator: ":") {
+                deleted.append(a)
+            } else {
+                unrecognized.append(String(line))
+            }
+        }
+    }
+
+    /// The UUID between `prefix` and `until`, if the line has that shape and it is a UUID.
+    static func match(_ line: String, prefix: String, until: String) -> String? {
+        guard line.hasPrefix(prefix), let end = line.range(of: until) else { return nil }
+        let value = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<end.lowerBound])
+        return isUUID(value) ? value : nil
+    }
+
+    /// `<prefix><consumer> on Resource Provider <rp><separator> <allocations>`.
+    static func allocation(_ line: String, prefix: String, separator: String) -> Allocation? {
+        guard line.hasPrefix(prefix), let on = line.range(of: " on Resource Provider ") else { return nil }
+        let consumer = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<on.lowerBound])
+        let rest = line[on.upperBound...]
+        guard let sep = rest.range(of: separator) else { return nil }
+        let provider = String(rest[..<sep.lowerBound])
+        let allocations = rest[sep.upperBound...].trimmingCharacters(in: .whitespaces)
+        guard isUUID(consumer), isUUID(provider) else { return nil }
+        return Allocation(consumer: consumer, resourceProvider: provider, allocations: allocations)
+    }
+
+    /// 8-4-4-4-12 hexadecimal digits.
+    static func isUUID(_ s: String) -> Bool {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.map(\.count) == [8, 4, 4, 4, 12] else { return false }
+        return parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+    }
+}
+
+/// The documented exit codes of the two `nova-manage placement` commands the healer runs.
+public enum NovaManageExit {
+    /// `nova-manage placement audit`.
+    public static func audit(_ code: Int) -> String {
+        switch code {
+        case 0: "no orphaned allocations"
+        case 1: "an unexpected error occurred"
+        case 3: "orphaned allocations found"
+        case 4: "orphaned allocations deleted"
+        case 127: "invalid input"
+        case 255: "unhandled exception"
+        default: "undocumented exit code \(code)"
+        }
+    }
+
+    /// `nova-manage placement heal_allocations`.
+    public static func healAllocations(_ code: Int) -> String {
+        switch code {
+        case 0: "allocations created"
+        case 1: "--max-count reached and more instances remain"
+        case 2: "no compute node record found for an instance"
+        case 3: "could not create or update allocations against the compute node's resource provider"
+        case 4: "nothing to do: no allocations were missing"
+        case 5: "could not query ports from neutron"
+        case 6: "could not update ports in neutron"
+        case 7: "could not roll back neutron port updates: manual steps needed"
+        case 127: "invalid input"
+        case 255: "unhandled exception"
+        default: "undocumented exit code \(code)"
+        }
+    }
+}
