@@ -76,9 +76,12 @@ let package = Package(
         // Tests.
         .target(
             name: "AutoHealTestSupport",
-            dependencies: ["HTTP", "AMQP", "AutoHealCore", "DockerAPI"],
+            dependencies: [
+                "HTTP", "AMQP", "AutoHealCore", "DockerAPI", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
+        .testTarget(name: "HandlersTests", dependencies: ["Handlers", "DockerAPI"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "AutoHealTestSupport"]),

@@ -91,6 +91,74 @@ make_test_image() {
   rm -rf "$root"
 }
 
+# A rootfs with busybox, for `docker import`. Prints its path.
+busybox_rootfs() {
+  local root; root="$(mktemp -d)"
+  mkdir -p "$root"/{bin,usr/bin,tmp,etc,proc,sys,dev,run,var}
+  ln -s /run "$root/var/run"
+  cp /bin/busybox "$root/bin/busybox"
+  for tool in sh ls cat echo sleep touch rm test kill true false mkdir printf grep; do ln -s busybox "$root/bin/$tool"; done
+  echo 'root:x:0:0:root:/:/bin/sh' > "$root/etc/passwd"
+  echo 'root:x:0:' > "$root/etc/group"
+  chmod 1777 "$root/tmp"
+  echo "$root"
+}
+
+# libvirt for the libvirt_suspend_wakeup tests: the daemon on this host, reached from
+# containers through a bind-mounted /run/libvirt.
+install_libvirt() {
+  install_packages libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+}
+
+libvirt_ready() { virsh -c qemu:///system version >/dev/null 2>&1; }
+
+start_libvirt() {
+  # Without this libvirt re-probes QEMU on every call (virsh define takes ~45 s).
+  if [[ -e /dev/kvm ]]; then
+    getent group kvm >/dev/null || groupadd -r kvm
+    chgrp kvm /dev/kvm; chmod 0660 /dev/kvm
+  fi
+  if libvirt_ready; then return 0; fi
+  say "starting virtlogd and libvirtd"
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  pgrep -x libvirtd >/dev/null || libvirtd -d
+  wait_for "libvirtd" 60 libvirt_ready
+}
+
+# Test images for the OpenStack handlers (there is no registry):
+#  autoheal/nova-api-standin    busybox + scripts/standins/nova-manage (Nova cannot run here)
+#  autoheal/nova-libvirt        the host's real virsh and its libraries
+#  autoheal/virsh-pmsuspended   busybox + scripts/standins/virsh-pmsuspended
+make_handler_images() {
+  local root
+  if ! docker image inspect autoheal/nova-api-standin:latest >/dev/null 2>&1 || [[ "${REBUILD_IMAGES:-}" == 1 ]]; then
+    say "building autoheal/nova-api-standin"
+    root="$(busybox_rootfs)"
+    install -m 0755 "$AUTOHEAL_ROOT/scripts/standins/nova-manage" "$root/usr/bin/nova-manage"
+    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' - autoheal/nova-api-standin:latest >/dev/null
+    rm -rf "$root"
+  fi
+  if ! docker image inspect autoheal/virsh-pmsuspended:latest >/dev/null 2>&1 || [[ "${REBUILD_IMAGES:-}" == 1 ]]; then
+    say "building autoheal/virsh-pmsuspended"
+    root="$(busybox_rootfs)"
+    install -m 0755 "$AUTOHEAL_ROOT/scripts/standins/virsh-pmsuspended" "$root/usr/bin/virsh"
+    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' - autoheal/virsh-pmsuspended:latest >/dev/null
+    rm -rf "$root"
+  fi
+  if ! docker image inspect autoheal/nova-libvirt:latest >/dev/null 2>&1 || [[ "${REBUILD_IMAGES:-}" == 1 ]]; then
+    say "building autoheal/nova-libvirt (the host's virsh)"
+    root="$(busybox_rootfs)"
+    cp /usr/bin/virsh "$root/usr/bin/virsh"
+    for lib in $(ldd /usr/bin/virsh | grep -o '/[^ ]*'); do
+      mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
+    done
+    for f in /etc/nsswitch.conf; do [[ -e "$f" ]] && cp "$f" "$root$f"; done
+    mkdir -p "$root/etc/libvirt" && [[ -e /etc/libvirt/libvirt.conf ]] && cp /etc/libvirt/libvirt.conf "$root/etc/libvirt/"
+    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' -c 'ENV LIBVIRT_DEFAULT_URI=qemu:///system' - autoheal/nova-libvirt:latest >/dev/null
+    rm -rf "$root"
+  fi
+}
+
 # Swift toolchain on PATH.
 ensure_swift() {
   if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
@@ -101,8 +169,11 @@ ensure_swift() {
 
 setup_all() {
   install_base
+  install_libvirt
   start_docker
   start_rabbitmq
+  start_libvirt
   make_test_image
+  make_handler_images
   ensure_swift
 }

@@ -24,12 +24,15 @@ struct RestartBudgetTests {
     @Test mutating func quarantineEndsOnlyAfterAHealthyStreakOfHealthyReset() {
         for i in 0..<3 { budget.recordAction(target, now: t0 + Double(i * 100)) }
         #expect(budget.isQuarantined(target))
-        #expect(!budget.recordHealthy(target, now: t0 + 1000))
+        let early = budget.recordHealthy(target, now: t0 + 1000)
+        #expect(!early)
         budget.recordUnhealthy(target)  // streak broken
-        #expect(!budget.recordHealthy(target, now: t0 + 1500))
-        #expect(!budget.recordHealthy(target, now: t0 + 2000))
+        let restarted = budget.recordHealthy(target, now: t0 + 1500)
+        let notYet = budget.recordHealthy(target, now: t0 + 2000)
+        #expect(!restarted && !notYet)
         #expect(budget.verdict(for: target, now: t0 + 2000) == .quarantined)
-        #expect(budget.recordHealthy(target, now: t0 + 2100))  // 600 s since 1500
+        let released = budget.recordHealthy(target, now: t0 + 2100)  // 600 s since 1500
+        #expect(released)
         #expect(budget.verdict(for: target, now: t0 + 2100) == .allowed(attempt: 1))
     }
 

@@ -24,30 +24,35 @@ public final class PrivateRabbitNode: Sendable {
     public func destroy() { try? Self.run(["destroy", name]) }
 
     static func run(_ arguments: [String]) throws {
-        // Output goes to a file, not a pipe: the node the script starts outlives the script
-        // and must not hold a pipe the test would wait on. posix_spawn + waitpid, because
-        // Foundation's Process does not notice the exit of a script whose child daemonized.
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("private-rabbit") + ".out").path
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let argv = ["/bin/bash", script] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
-            throw TestSetupError("cannot run \(script)")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let (exitCode, output) = try spawnAndWait(["/bin/bash", script] + arguments)
         guard exitCode == 0 else {
-            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             throw TestSetupError("private-rabbit.sh \(arguments.joined(separator: " ")) failed: \(output) (is rabbitmq-server installed? run `\(TestEnvironment.setupCommand)`)")
         }
     }
+}
+
+/// Runs a program to its exit and returns its exit code and output (stdout and stderr).
+///
+/// Output goes through a file, not a pipe, and the child is reaped with waitpid: a program
+/// that leaves a daemon behind (rabbitmq-server, qemu-nbd --fork) must not keep the caller
+/// waiting on a pipe, and Foundation's Process does not always notice such a child's exit.
+public func spawnAndWait(_ argv: [String]) throws -> (exitCode: Int32, output: String) {
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("spawn") + ".out").path
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var cArgs = argv.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    var pid: pid_t = 0
+    guard posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
+        throw TestSetupError("cannot run \(argv[0])")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exitCode, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
 }

@@ -1,0 +1,92 @@
+import Foundation
+
+/// The host's libvirtd (started by scripts/start-services.sh), for the libvirt wake-up tests.
+public enum Libvirt {
+    @discardableResult
+    public static func virsh(_ arguments: [String]) throws -> String {
+        let (code, output) = try spawnAndWait(["virsh", "-c", "qemu:///system"] + arguments)
+        guard code == 0 else { throw TestSetupError("virsh \(arguments.joined(separator: " ")) failed (\(code)): \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Fails at once when libvirtd does not answer.
+    public static func require() throws {
+        guard (try? spawnAndWait(["virsh", "-c", "qemu:///system", "version"]))?.exitCode == 0 else {
+            throw TestSetupError("libvirtd does not answer on qemu:///system; run `\(TestEnvironment.setupCommand)`")
+        }
+    }
+
+    public static func state(_ uuid: String) throws -> String { try virsh(["domstate", "--reason", uuid]) }
+
+    /// The XML of a tiny disk-less TCG domain, or one booting from an NBD disk on loopback.
+    public static func domainXML(name: String, uuid: String, nbdPort: Int? = nil) -> String {
+        var disk = ""
+        if let nbdPort {
+            disk = """
+                <disk type='network' device='disk'>
+                  <driver name='qemu' type='raw' error_policy='stop'/>
+                  <source protocol='nbd'><host name='127.0.0.1' port='\(nbdPort)'/></source>
+                  <target dev='vda' bus='virtio'/>
+                </disk>
+                """
+        }
+        return """
+            <domain type='qemu'>
+              <name>\(name)</name>
+              <uuid>\(uuid)</uuid>
+              <memory unit='MiB'>64</memory>
+              <vcpu>1</vcpu>
+              <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+              <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\(disk)</devices>
+            </domain>
+            """
+    }
+
+    /// Starts a transient domain (`virsh create`); returns its UUID.
+    @discardableResult
+    public static func create(name: String, nbdPort: Int? = nil, start: Bool = true) throws -> String {
+        let uuid = UUID().uuidString.lowercased()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).xml").path
+        try domainXML(name: name, uuid: uuid, nbdPort: nbdPort).write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try virsh([start ? "create" : "define", path])
+        return uuid
+    }
+
+    /// Destroys and undefines a domain, ignoring errors.
+    public static func remove(_ uuid: String) {
+        _ = try? spawnAndWait(["virsh", "-c", "qemu:///system", "destroy", uuid])
+        _ = try? spawnAndWait(["virsh", "-c", "qemu:///system", "undefine", uuid])
+    }
+}
+
+/// A raw disk served by qemu-nbd on 127.0.0.1:`port` through QEMU's blkdebug driver, which
+/// fails reads with EIO: once (`transient`) or every time. A domain with
+/// `error_policy='stop'` booting from it pauses with reason "I/O error".
+public final class FailingNBDDisk: Sendable {
+    public let port: Int
+    let directory: String
+
+    public init(port: Int, transient: Bool) throws {
+        self.port = port
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("nbd")).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        let image = directory + "/disk.raw", rules = directory + "/blkdebug.conf"
+        FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20))
+        try "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\n\(transient ? "once = \"on\"\n" : "")"
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        stop()
+        let (code, output) = try spawnAndWait([
+            "qemu-nbd", "--fork", "--persistent", "-b", "127.0.0.1", "-p", String(port), "-f", "raw", "blkdebug:\(rules):\(image)",
+        ])
+        guard code == 0 else { throw TestSetupError("qemu-nbd failed (\(code)): \(output); run `\(TestEnvironment.setupCommand)`") }
+    }
+
+    public func stop() { _ = try? spawnAndWait(["pkill", "-f", "qemu-nbd .*-p \(port) "]) }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
