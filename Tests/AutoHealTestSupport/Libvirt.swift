@@ -78,12 +78,39 @@ public final class FailingNBDDisk: Sendable {
             .write(toFile: rules, atomically: true, encoding: .utf8)
         stop()
         let (code, output) = try spawnAndWait([
-            "qemu-nbd", "--fork", "--persistent", "-b", "127.0.0.1", "-p", String(port), "-f", "raw", "blkdebug:\(rules):\(image)",
+            "qemu-nbd", "--fork", "--persistent", "--pid-file=\(Self.pidFile(port))", "-b", "127.0.0.1", "-p", String(port),
+            "-f", "raw", "blkdebug:\(rules):\(image)",
         ])
         guard code == 0 else { throw TestSetupError("qemu-nbd failed (\(code)): \(output); run `\(TestEnvironment.setupCommand)`") }
     }
 
-    public func stop() { _ = try? spawnAndWait(["pkill", "-f", "qemu-nbd .*-p \(port) "]) }
+    /// Stops the server on this port (also one left by an earlier run) and waits until the port is free.
+    /// The server's pid file: the same path for a port in every run, so a test finds and
+    /// stops a server an earlier, interrupted run left behind.
+    static func pidFile(_ port: Int) -> String { "/tmp/autoheal-test-nbd-\(port).pid" }
+
+    public func stop() {
+        if let text = try? String(contentsOfFile: Self.pidFile(port), encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            kill(pid, SIGTERM)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, Self.listening(port) { usleep(50_000) }
+    }
+
+    static func listening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
 
     deinit {
         stop()

@@ -47,8 +47,21 @@ public func spawnAndWait(_ argv: [String]) throws -> (exitCode: Int32, output: S
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     var cArgs = argv.map { strdup($0) } + [nil]
     defer { cArgs.forEach { free($0) } }
+    // Threads of the test process block some signals; a daemon started from here would
+    // inherit that mask and ignore SIGTERM. Start the child with no signal blocked.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid: pid_t = 0
-    guard posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
+    guard posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, environ) == 0 else {
         throw TestSetupError("cannot run \(argv[0])")
     }
     var status: Int32 = 0

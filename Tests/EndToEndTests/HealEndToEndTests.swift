@@ -60,7 +60,7 @@ struct HealEndToEndTests {
                 (try? String(contentsOf: logs.appendingPathComponent(file), encoding: .utf8)) ?? ""
             }
             do {
-                try await waitUntil("the first sweep on both scopes") {
+                try await waitUntil("the first sweep on both scopes", timeout: .seconds(60)) {
                     log("engine-control.log").contains("sweep finished") && log("engine-compute.log").contains("sweep finished")
                 }
                 let apiStart = try api.startedAt
@@ -68,7 +68,7 @@ struct HealEndToEndTests {
                 try cinder.kill()           // exited → start
                 try compute.pause()         // paused → unpause
 
-                try await waitUntil("all three to be revived", timeout: .seconds(40)) {
+                try await waitUntil("all three to be revived", timeout: .seconds(60)) {
                     let control = log("engine-control.log"), computeLog = log("engine-compute.log")
                     return control.contains("revived container host=127.0.0.1:2375 container=\(api.name) seen=running/unhealthy action=restart result=ok")
                         && control.contains("revived container host=127.0.0.1:2375 container=\(cinder.name) seen=exited(137)")

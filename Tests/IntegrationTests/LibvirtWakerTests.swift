@@ -96,7 +96,7 @@ struct LibvirtWakerTests {
         defer { f.remove() }
         let disk = try FailingNBDDisk(port: 10821, transient: true)
         let uuid = try Libvirt.create(name: TestEnvironment.uniqueName("ah-lv-ioonce"), nbdPort: disk.port)
-        defer { Libvirt.remove(uuid) }
+        defer { Libvirt.remove(uuid); withExtendedLifetime(disk) {} }
         try await waitUntil("the domain to pause on the I/O error") { (try? Libvirt.state(uuid)) == "paused (I/O error)" }
 
         let outcome = await f.waker.handle(Self.request)
@@ -110,7 +110,7 @@ struct LibvirtWakerTests {
         defer { f.remove() }
         let disk = try FailingNBDDisk(port: 10822, transient: false)
         let uuid = try Libvirt.create(name: TestEnvironment.uniqueName("ah-lv-ioalways"), nbdPort: disk.port)
-        defer { Libvirt.remove(uuid) }
+        defer { Libvirt.remove(uuid); withExtendedLifetime(disk) {} }
         for attempt in 1...2 {
             try await waitUntil("the domain to pause (attempt \(attempt))") { (try? Libvirt.state(uuid)) == "paused (I/O error)" }
             if attempt == 2 { try await Task.sleep(for: .seconds(1)) }  // the back-off after the first wake-up
