@@ -161,6 +161,40 @@ struct DeliveryFaultTests {
         }
     }
 
+    @Test func sigtermLetsTheRunningHandlerFinishAndAckThenExitsZero() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("sigterm") { vhost in try await Self.sigtermMidHandler(vhost: vhost) }
+    }
+
+    static func sigtermMidHandler(vhost: String) async throws {
+        let directory = try Self.temp("autoheal-sigterm")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let stubborn = try TestContainer(
+            name: TestEnvironment.uniqueName("sigterm-nova_api"), command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
+        defer { stubborn.remove() }
+        try await stubborn.waitFor(health: "healthy")
+        try stubborn.breakHealth()
+        try await stubborn.waitFor(health: "unhealthy")
+        let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 3)
+        let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+        let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+        let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
+        try await waitUntil("the engine to consume") { Self.read(queueLog).contains("consuming") }
+        let request = Envelope(
+            payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: stubborn.name))
+        let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
+        try await publisher.publish(request)
+        await publisher.shutdown()
+        try await waitUntil("the restart to begin") { Self.read(controlLog).contains("restarting container") }
+
+        // SIGTERM while Docker is still stopping the container (3 s): the restart finishes, is acked, exit 0.
+        #expect(try await engine.terminate(timeout: .seconds(30)) == 0)
+        #expect(Self.read(controlLog).contains("revived container host=unix:///var/run/docker.sock container=\(stubborn.name) seen=running/unhealthy action=restart result=ok"))
+        #expect(Self.handledIDs(Self.read(queueLog))[request.id] == 1)
+        #expect(engine.output.contains("engine stopped"))
+        #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: TestEnvironment.brokerSettings(vhost)).ready == 0)
+    }
+
     @Test func whenTheActiveEngineDiesTheOtherTakesOverAndNothingIsHandledTwice() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("sac") { vhost in

@@ -110,6 +110,42 @@ struct BrokerTests {
         }
     }
 
+    @Test func brokersOfAClusterAreTriedInTurn() async throws {
+        try await RabbitAdmin.withVhost("cluster") { vhost in
+            // The first "broker" refuses connections (nothing listens on port 1); the second is real.
+            var settings = Self.settings(vhost)
+            settings.servers = [AMQPServer(host: "127.0.0.1", port: 1), AMQPServer(host: TestEnvironment.rabbitHost, port: TestEnvironment.rabbitPort)]
+            let publisher = HealRequestPublisher(settings: settings, logger: Self.logger)
+            try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(10))
+            await publisher.shutdown()
+            #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: Self.settings(vhost)).ready == 1)
+        }
+    }
+
+    @Test func whileTheBrokerIsAwayTheBacklogIsBoundedAndDropsAreCounted() async throws {
+        let settings = AMQPSettings(servers: [AMQPServer(host: "127.0.0.1", port: 1)], connectTimeout: .seconds(1))
+        let publisher = HealRequestPublisher(settings: settings, maxBacklog: 2, logger: Self.logger)
+        let results = await withTaskGroup(of: String.self) { group in
+            for i in 0..<5 {
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(50 * i))  // queued in order
+                    do {
+                        try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(3))
+                        return "published"
+                    } catch {
+                        return (error as? AMQPError)?.kind == .dropped ? "dropped" : "timedOut"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        // Two wait in the backlog until their deadline; the three oldest beyond it were dropped.
+        #expect(results.filter { $0 == "dropped" }.count == 3)
+        #expect(results.filter { $0 == "timedOut" }.count == 2)
+        #expect(publisher.droppedCount == 3)
+        await publisher.shutdown()
+    }
+
     @Test func wrongPasswordIsAClearErrorNotAHang() async throws {
         try await RabbitAdmin.withVhost("login") { vhost in
             let publisher = HealRequestPublisher(settings: Self.settings(vhost, password: "wrong"), logger: Self.logger)

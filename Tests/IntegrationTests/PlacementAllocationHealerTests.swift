@@ -99,7 +99,8 @@ struct PlacementAllocationHealerTests {
         defer { _ = try? DockerCLI.run(["rm", "-f", f.container]) }
         let started = ContinuousClock.now
         let outcome = await f.healer.handle(Self.request)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // The stand-in sleeps an hour; the handler gives up after its 2 s deadline (slack for a loaded machine).
+        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(outcome.failed == 1)
         let error = try #require(f.logs.events(.error, containing: "nova-manage did not complete").first)
         #expect(error.metadata["error"]?.contains("did not finish within 2") == true)
