@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "HandlersTests", dependencies: ["Handlers", "DockerAPI"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "AutoHealTestSupport"]),
+            dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "AutoHealTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

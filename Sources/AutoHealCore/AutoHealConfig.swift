@@ -58,8 +58,6 @@ public struct AutoHealConfig: Sendable {
     public struct Engine: Sendable {
         /// Seconds Docker waits for a container to stop before it kills it, on restart.
         public var stopTimeoutSeconds: Int
-        /// Actions on one target without it being seen healthy in between, before it is left to a person.
-        public var maxFailedAttempts: Int
         /// Requests handled at once (also the broker prefetch).
         public var concurrency: Int
     }
@@ -92,6 +90,20 @@ public struct AutoHealConfig: Sendable {
         public var healthyResetSeconds: Int
         public var maxAttempts: Int
         public var attemptWindowSeconds: Int
+        /// No restart within this many seconds of a container's start.
+        public var graceAfterStartSeconds: Int
+        /// Start containers that exited cleanly (exit 0 or 143): off, they were likely stopped on purpose.
+        public var reviveStopped: Bool
+        /// Decide and log everything, change nothing.
+        public var dryRun: Bool
+        /// While this file exists, healing is paused (like `autoheal pause`).
+        public var pauseFile: String?
+    }
+
+    /// `[notify]`.
+    public struct Notify: Sendable {
+        /// POSTed a JSON body with a `text` field (Slack/Mattermost style); nil for none.
+        public var webhookURL: String?
     }
 
     public struct LoggingSettings: Sendable {
@@ -109,6 +121,7 @@ public struct AutoHealConfig: Sendable {
     public var placement: Placement
     public var libvirt: Libvirt
     public var policy: Policy
+    public var notify: Notify
     public var logging: LoggingSettings
     /// Unknown keys and sections: worth a look, never fatal.
     public var warnings: [ConfigWarning]
@@ -121,7 +134,7 @@ public struct AutoHealConfig: Sendable {
         .containerAutoHeal: 60, .allocationHeal: 3600, .libvirtSuspendWakeup: 300,
     ]
 
-    static let knownSections = ["rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "logging"]
+    static let knownSections = ["rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "notify", "logging"]
 
     /// Reads and validates the config at `path`.
     ///
@@ -236,7 +249,6 @@ public struct AutoHealConfig: Sendable {
         // [engine]
         let engine = Engine(
             stopTimeoutSeconds: try r.integer("engine", "stop_timeout", default: 60, range: 0...3600, unit: "whole seconds"),
-            maxFailedAttempts: try r.integer("engine", "max_failed_attempts", default: 3, range: 1...100, unit: "a count"),
             concurrency: try r.integer("engine", "concurrency", default: 8, range: 1...1000, unit: "a count"))
 
         // [placement]
@@ -270,7 +282,20 @@ public struct AutoHealConfig: Sendable {
             backoffMaxSeconds: try r.integer("policy", "backoff_max", default: 300, range: 0...86_400, unit: "whole seconds"),
             healthyResetSeconds: try r.integer("policy", "healthy_reset", default: 600, range: 0...86_400 * 7, unit: "whole seconds"),
             maxAttempts: try r.integer("policy", "max_attempts", default: 3, range: 1...100, unit: "a count"),
-            attemptWindowSeconds: try r.integer("policy", "attempt_window", default: 1800, range: 1...86_400 * 7, unit: "whole seconds"))
+            attemptWindowSeconds: try r.integer("policy", "attempt_window", default: 1800, range: 1...86_400 * 7, unit: "whole seconds"),
+            graceAfterStartSeconds: try r.integer("policy", "grace_after_start", default: 60, range: 0...86_400, unit: "whole seconds"),
+            reviveStopped: try r.boolean("policy", "revive_stopped", default: false),
+            dryRun: try r.boolean("policy", "dry_run", default: false),
+            pauseFile: r.string("policy", "pause_file", default: "").nilIfEmpty)
+
+        // [notify]
+        var notify = Notify(webhookURL: nil)
+        if let e = r.rawEntry("notify", "webhook_url"), !e.value.isEmpty {
+            guard e.value.hasPrefix("http://") || e.value.hasPrefix("https://") else {
+                throw r.error("notify", e, "expected an http:// or https:// URL, got \"\(e.value)\"")
+            }
+            notify.webhookURL = e.value
+        }
 
         // [logging]
         let directory = r.string("logging", "log_dir", default: "/var/log/autoheal")
@@ -284,9 +309,17 @@ public struct AutoHealConfig: Sendable {
 
         return AutoHealConfig(
             path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule,
-            engine: engine, placement: placement, libvirt: libvirt, policy: policy,
+            engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify,
             logging: LoggingSettings(directory: directory, level: level),
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
+    }
+
+    /// A webhook URL with its path and query masked: they often carry a token.
+    static func maskedURL(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return "********" }
+        let rest = url[scheme.upperBound...]
+        let host = rest.prefix(while: { $0 != "/" && $0 != "?" })
+        return url[..<scheme.upperBound] + host + (rest.count > host.count ? "/********" : "")
     }
 
     static func isValidContainerName(_ name: String) -> Bool {
@@ -324,7 +357,6 @@ public struct AutoHealConfig: Sendable {
         lines += [
             "", "[engine]",
             "stop_timeout = \(engine.stopTimeoutSeconds)",
-            "max_failed_attempts = \(engine.maxFailedAttempts)",
             "concurrency = \(engine.concurrency)",
             "", "[placement]",
             "container = \(placement.container)",
@@ -344,10 +376,20 @@ public struct AutoHealConfig: Sendable {
             "healthy_reset = \(policy.healthyResetSeconds)",
             "max_attempts = \(policy.maxAttempts)",
             "attempt_window = \(policy.attemptWindowSeconds)",
+            "grace_after_start = \(policy.graceAfterStartSeconds)",
+            "revive_stopped = \(policy.reviveStopped)",
+            "dry_run = \(policy.dryRun)",
+            "pause_file = \(policy.pauseFile ?? "")",
+            "", "[notify]",
+            "webhook_url = \(notify.webhookURL.map(Self.maskedURL) ?? "")",
             "", "[logging]",
             "log_dir = \(logging.directory)",
             "level = \(logging.level.rawValue)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

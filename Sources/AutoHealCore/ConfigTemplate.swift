@@ -59,9 +59,6 @@ libvirt_suspend_wakeup = 300
 # Seconds Docker gives a container to stop on restart before killing it
 # (Kolla's own stop timeout is 60).
 stop_timeout = 60
-# Actions on one container without it being seen healthy in between; after that the
-# engine logs an ERROR that it needs a person and leaves it alone until it is healthy.
-max_failed_attempts = 3
 # Requests the engine handles at once (also the RabbitMQ prefetch).
 concurrency = 8
 
@@ -93,16 +90,33 @@ nova_compute_container = nova_compute
 command_timeout = 60
 
 [policy]
-# Restart budget per target (a container, or a domain on a host): the delay between
-# actions starts at backoff_initial seconds and doubles up to backoff_max; at most
-# max_attempts actions within attempt_window seconds, then the target is quarantined
-# (an ERROR line: it needs a person) until it has been healthy for healthy_reset seconds.
-# Domains follow it now; containers still follow [engine] max_failed_attempts.
+# Restart budget per target (a container on a host, or a domain on a host): the delay
+# between actions starts at backoff_initial seconds and doubles up to backoff_max; at most
+# max_attempts actions within attempt_window seconds, then the target is quarantined (an
+# ERROR line saying it needs a person, and a notification) until it has been healthy for
+# healthy_reset seconds.
 backoff_initial = 10
 backoff_max = 300
 healthy_reset = 600
 max_attempts = 3
 attempt_window = 1800
+# No restart of an unhealthy container within this many seconds of its start (slow
+# services such as nova_scheduler come up unhealthy after a deploy).
+grace_after_start = 60
+# A container that exited cleanly (exit 0, or 143 after SIGTERM, not OOM-killed) was most
+# likely stopped on purpose and is left alone; true starts it like a crashed one.
+revive_stopped = false
+# Decide and log everything, change nothing.
+dry_run = false
+# While this file exists, healing is paused (the engine observes and logs what it would
+# do). For deploy hooks that can only touch a file; `autoheal pause` does the same.
+pause_file =
+
+[notify]
+# Webhook POSTed a JSON body {"text": "..."} (Slack/Mattermost style) when a target is
+# quarantined and when it recovers. Empty: no notifications. A failing webhook never
+# blocks healing.
+webhook_url =
 
 [logging]
 # Log files, one per area: engine-control.log, engine-compute.log, engine-queue.log,

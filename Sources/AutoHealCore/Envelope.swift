@@ -72,7 +72,7 @@ public struct Envelope: Sendable, Equatable, Codable {
     }
 
     /// UTC with milliseconds: `2026-11-22T03:00:00.250Z`.
-    static func formatDate(_ date: Date) -> String {
+    public static func formatDate(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
     }
 

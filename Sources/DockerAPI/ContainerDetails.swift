@@ -49,6 +49,6 @@ public struct ContainerDetails: Sendable, Decodable, Equatable {
     public var observation: ContainerObservation {
         ContainerObservation(
             status: state.status, health: state.health?.status, exitCode: state.exitCode ?? 0,
-            oomKilled: state.oomKilled ?? false)
+            oomKilled: state.oomKilled ?? false, startedAt: ContainerObservation.parseDockerTime(state.startedAt))
     }
 }

@@ -1,26 +1,39 @@
 import AutoHealCore
 import DockerAPI
+import Foundation
 import Logging
 
-/// `container_auto_heal`: brings back containers that are down, paused or unhealthy.
+/// `container_auto_heal`: brings back containers that are down, paused or unhealthy, and
+/// never makes an outage worse.
 ///
 /// For every configured host × container of the request's scope (or only the request's
-/// target), it inspects the container, asks ``ReviveDecision`` what to do, and starts,
-/// unpauses or restarts it. Targets are handled concurrently; one unreachable host or
-/// missing container is an error line for that target only. Attempts are counted per
-/// (host, container): after `max_failed_attempts` actions without the target being seen
-/// healthy, it is left to a person (an ERROR line) until it is seen healthy again.
+/// target), it inspects the container, asks ``ReviveDecision`` what to do (with the grace
+/// after start and the stopped-on-purpose rule), and then asks the target's
+/// ``RestartBudget``: back off, act, or leave a quarantined target to a person (an ERROR line
+/// and a notification, once). While the ``HealingGate`` reports a pause, or with `dry_run`,
+/// it logs what it would have done and changes nothing. Targets are handled concurrently;
+/// one unreachable host or missing container is an error line for that target only.
 public final class ContainerReviver: PayloadHandler {
     private let config: AutoHealConfig
     private let docker: DockerHosts
     private let loggers: [Scope: Logger]
+    private let gate: any HealingGate
+    private let notifier: any Notifier
     private let state: ReviverState
+    private let rules: ReviveDecision.Rules
 
-    public init(config: AutoHealConfig, docker: DockerHosts, loggers: [Scope: Logger]) {
+    public init(
+        config: AutoHealConfig, docker: DockerHosts, loggers: [Scope: Logger], gate: any HealingGate = OpenGate(),
+        notifier: any Notifier = SilentNotifier()
+    ) {
         self.config = config
         self.docker = docker
         self.loggers = loggers
-        self.state = ReviverState(limit: config.engine.maxFailedAttempts)
+        self.gate = gate
+        self.notifier = notifier
+        self.state = ReviverState(limits: RestartBudget.Limits(config.policy))
+        self.rules = ReviveDecision.Rules(
+            reviveStopped: config.policy.reviveStopped, graceAfterStart: TimeInterval(config.policy.graceAfterStartSeconds))
     }
 
     public func handle(_ request: Envelope) async -> HandlerOutcome {
@@ -65,13 +78,21 @@ public final class ContainerReviver: PayloadHandler {
             logger.debug("already being handled by another request", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
         }
+        let outcome = await reviveClaimed(target, client: client, log: log, logger: logger)
+        await state.release(target)
+        return outcome
+    }
+
+    /// ``revive(_:logger:)`` for a target this request has claimed.
+    private func reviveClaimed(_ target: TargetKey, client: DockerClient, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome {
+        var log = log
         let clock = ContinuousClock()
         let started = clock.now
         let seen: ContainerObservation
         do {
-            seen = try await client.inspectContainer(target.container).observation
+            let details = try await client.inspectContainer(target.container)
+            seen = details.observation
         } catch {
-            await state.release(target)
             log["action"] = "inspect"
             log["result"] = "failed"
             log["duration"] = "\((clock.now - started).logDescription)"
@@ -80,42 +101,56 @@ public final class ContainerReviver: PayloadHandler {
             return HandlerOutcome(checked: 1, failed: 1)
         }
         log["seen"] = "\(seen.summary)"
-        let decision = ReviveDecision.decide(seen)
+        let now = Date()
+        let decision = ReviveDecision.decide(seen, rules: rules, now: now)
 
         if seen.isHealthy {
-            let forgiven = await state.recordHealthy(target)
-            if forgiven > 0 {
-                logger.notice("container is healthy again", metadata: log.merging(["attempts": "\(forgiven)"]) { $1 })
+            if await state.recordHealthy(target, now: now) {
+                logger.notice("quarantined container has been healthy for healthy_reset: released", metadata: log)
+                notifier.notify("Cloud Auto Heal: \(target.container) on \(target.host) is healthy again and released from quarantine.")
             }
         }
         guard decision.action.changesContainer else {
-            await state.release(target)
             log["action"] = "\(decision.action.rawValue)"
             log["reason"] = "\(decision.reason)"
-            if decision.action == .wait {
+            if decision.action == .wait || (seen.status == "exited" && decision.action == .none) {
                 logger.info("leaving it this round", metadata: log)
                 return HandlerOutcome(checked: 1, skipped: 1)
             }
             logger.debug("nothing to do", metadata: log)
             return HandlerOutcome(checked: 1)
         }
-        if await state.isExhausted(target) {
-            await state.release(target)
-            log["action"] = "none"
-            log["reason"] = "\(decision.reason)"
-            log["attempts"] = "\(config.engine.maxFailedAttempts)"
+        await state.recordUnhealthy(target)
+        log["action"] = "\(decision.action.rawValue)"
+        log["reason"] = "\(decision.reason)"
+
+        switch await state.verdict(target, now: now) {
+        case .quarantined:
             if await state.markReported(target) {
-                logger.error("container needs a person: \(config.engine.maxFailedAttempts) attempts did not bring it back; leaving it alone until it is seen healthy", metadata: log)
+                logger.error("container needs a person: \(config.policy.maxAttempts) actions within \(config.policy.attemptWindowSeconds)s did not bring it back; quarantined until it is healthy for \(config.policy.healthyResetSeconds)s or released", metadata: log)
+                notifier.notify("Cloud Auto Heal gave up on \(target.container) on \(target.host) (\(seen.summary)): \(config.policy.maxAttempts) actions did not bring it back. It needs a person.")
             } else {
-                logger.warning("still left alone: needs a person", metadata: log)
+                logger.warning("still quarantined: needs a person", metadata: log)
             }
+            return HandlerOutcome(checked: 1, skipped: 1)
+        case .backingOff(let until):
+            log["until"] = "\(Envelope.formatDate(until))"
+            logger.info("backing off before the next action", metadata: log)
+            return HandlerOutcome(checked: 1, skipped: 1)
+        case .allowed(let attempt):
+            log["attempt"] = "\(attempt)/\(config.policy.maxAttempts)"
+        }
+        if config.policy.dryRun {
+            logger.notice("dry run: would \(decision.action.rawValue) the container", metadata: log)
+            return HandlerOutcome(checked: 1, skipped: 1)
+        }
+        if let pause = await gate.pauseReason() {
+            log["pause"] = "\(pause)"
+            logger.notice("healing paused: would \(decision.action.rawValue) the container", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
         }
 
-        let attempt = await state.recordAttempt(target)
-        log["action"] = "\(decision.action.rawValue)"
-        log["reason"] = "\(decision.reason)"
-        log["attempt"] = "\(attempt)/\(config.engine.maxFailedAttempts)"
+        await state.recordAction(target, now: now)
         if decision.action == .restart {
             logger.info("restarting container (Docker waits up to stop_timeout for it to stop)",
                         metadata: log.merging(["stop_timeout": "\(config.engine.stopTimeoutSeconds)s"]) { $1 })
@@ -128,13 +163,11 @@ public final class ContainerReviver: PayloadHandler {
             case .unpause: try await client.unpauseContainer(target.container)
             case .none, .wait: break
             }
-            await state.release(target)
             log["result"] = "ok"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             logger.notice("revived container", metadata: log)
             return HandlerOutcome(checked: 1, acted: 1)
         } catch {
-            await state.release(target)
             log["result"] = "failed"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             log["error"] = "\(error)"
@@ -142,29 +175,31 @@ public final class ContainerReviver: PayloadHandler {
             return HandlerOutcome(checked: 1, failed: 1)
         }
     }
-
 }
 
-/// The reviver's memory between requests: attempts per target, which targets an action
-/// is running on, and which exhausted targets were already reported.
+/// The reviver's memory between requests: the restart budget per target, which targets an
+/// action is running on, and which quarantines were already reported.
 actor ReviverState {
-    private var tracker: AttemptTracker
+    private var budget: RestartBudget
     private var inFlight: Set<TargetKey> = []
     private var reported: Set<TargetKey> = []
 
-    init(limit: Int) { tracker = AttemptTracker(limit: limit) }
+    init(limits: RestartBudget.Limits) { budget = RestartBudget(limits: limits) }
 
     /// Takes the target for this request; false if another request is working on it.
     func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }
     func release(_ target: TargetKey) { inFlight.remove(target) }
-    func isExhausted(_ target: TargetKey) -> Bool { tracker.isExhausted(target) }
-    func recordAttempt(_ target: TargetKey) -> Int { tracker.recordAttempt(target) }
+    func verdict(_ target: TargetKey, now: Date) -> RestartBudget.Verdict { budget.verdict(for: target, now: now) }
+    func recordAction(_ target: TargetKey, now: Date) { budget.recordAction(target, now: now) }
+    func recordUnhealthy(_ target: TargetKey) { budget.recordUnhealthy(target) }
 
-    func recordHealthy(_ target: TargetKey) -> Int {
-        reported.remove(target)
-        return tracker.recordHealthy(target)
+    /// True when this ended a quarantine.
+    func recordHealthy(_ target: TargetKey, now: Date) -> Bool {
+        let released = budget.recordHealthy(target, now: now)
+        if released { reported.remove(target) }
+        return released
     }
 
-    /// True the first time an exhausted target is reported.
+    /// True the first time a quarantined target is reported.
     func markReported(_ target: TargetKey) -> Bool { reported.insert(target).inserted }
 }

@@ -33,7 +33,10 @@ struct ConfigTests {
         #expect(config.schedule[.containerAutoHeal] == 60)
         #expect(config.logging.directory == "/var/log/autoheal")
         #expect(config.logging.level == .info)
-        #expect(config.engine.maxFailedAttempts == 3)
+        #expect(config.policy.maxAttempts == 3)
+        #expect(config.policy.graceAfterStartSeconds == 60)
+        #expect(config.policy.reviveStopped == false && config.policy.dryRun == false)
+        #expect(config.notify.webhookURL == nil)
         #expect(config.warnings.isEmpty)
     }
 
@@ -72,7 +75,8 @@ struct ConfigTests {
         ("[rabbitmq]\nrabbitmq_addr = broker:notaport\n", 2, "rabbitmq", "rabbitmq_addr", "broker:notaport"),
         ("[logging]\nlevel = loud\n", 2, "logging", "level", "loud"),
         ("[containers]\ncontrol = nova_api, ../etc\n", 2, "containers", "control", "../etc"),
-        ("[engine]\nmax_failed_attempts = 0\n", 2, "engine", "max_failed_attempts", "0"),
+        ("[policy]\nmax_attempts = 0\n", 2, "policy", "max_attempts", "0"),
+        ("[notify]\nwebhook_url = hooks.example/abc\n", 2, "notify", "webhook_url", "hooks.example/abc"),
     ])
     func badValueNamesFileLineSectionAndKey(text: String, line: Int, section: String, key: String, value: String) {
         #expect {
@@ -116,9 +120,10 @@ struct ConfigTests {
     }
 
     @Test func renderedConfigNeverShowsThePassword() throws {
-        let config = try AutoHealConfig.parse(Self.oldStyle, path: "c.conf")
+        let config = try AutoHealConfig.parse(Self.oldStyle + "\n[notify]\nwebhook_url = https://chat.example/hooks/s3cret-token\n", path: "c.conf")
         let shown = config.renderedForDisplay()
         #expect(!shown.contains("s3cret"))
+        #expect(shown.contains("webhook_url = https://chat.example/********"))
         #expect(shown.contains("password = ********"))
         #expect(shown.contains("username = openstack"))
         // What is shown is itself a valid config with the same values (but the password).

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import AutoHealCore
@@ -14,7 +15,9 @@ struct ReviveDecisionTests {
         (ContainerObservation(status: "paused", health: "unhealthy"), .unpause),
         (ContainerObservation(status: "exited", exitCode: 137), .start),
         (ContainerObservation(status: "exited", health: "unhealthy", exitCode: 1), .start),
-        (ContainerObservation(status: "exited", exitCode: 0), .start),
+        (ContainerObservation(status: "exited", exitCode: 0), .none),  // stopped on purpose
+        (ContainerObservation(status: "exited", exitCode: 143), .none),  // stopped with SIGTERM
+        (ContainerObservation(status: "exited", exitCode: 143, oomKilled: true), .start),
         (ContainerObservation(status: "dead"), .start),
         (ContainerObservation(status: "created"), .start),
         (ContainerObservation(status: "restarting"), .wait),
@@ -23,6 +26,26 @@ struct ReviveDecisionTests {
     ])
     func decision(seen: ContainerObservation, expected: ReviveDecision.Action) {
         #expect(ReviveDecision.decide(seen).action == expected)
+    }
+
+    @Test func cleanStopsAreRevivedOnlyWithReviveStopped() {
+        let stopped = ContainerObservation(status: "exited", exitCode: 0)
+        #expect(ReviveDecision.decide(stopped, rules: .init(reviveStopped: true)).action == .start)
+    }
+
+    @Test func unhealthyWithinGraceAfterStartWaits() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let young = ContainerObservation(status: "running", health: "unhealthy", startedAt: now.addingTimeInterval(-30))
+        let old = ContainerObservation(status: "running", health: "unhealthy", startedAt: now.addingTimeInterval(-90))
+        let rules = ReviveDecision.Rules(graceAfterStart: 60)
+        #expect(ReviveDecision.decide(young, rules: rules, now: now).action == .wait)
+        #expect(ReviveDecision.decide(old, rules: rules, now: now).action == .restart)
+    }
+
+    @Test func dockerTimesAreRead() {
+        #expect(ContainerObservation.parseDockerTime("2026-11-22T05:00:20.229114293Z") == Date(timeIntervalSince1970: 1_795_323_620))
+        #expect(ContainerObservation.parseDockerTime("0001-01-01T00:00:00Z") == nil)
+        #expect(ContainerObservation.parseDockerTime("garbage") == nil)
     }
 
     @Test func summaryShowsWhatLogLinesNeed() {

@@ -11,7 +11,10 @@ import Testing
 /// Each test makes its own containers, named after the test.
 @Suite("Container reviver", .timeLimit(.minutes(3)))
 struct ContainerReviverTests {
-    static func reviver(control: [String], containers: [String], hosts: String = "unix:///var/run/docker.sock", attempts: Int = 3) throws
+    static func reviver(
+        control: [String], containers: [String], hosts: String = "unix:///var/run/docker.sock", attempts: Int = 3, extra: String = "",
+        notifier: any Notifier = SilentNotifier()
+    ) throws
         -> ContainerReviver
     {
         let config = try AutoHealConfig.parse("""
@@ -23,10 +26,14 @@ struct ContainerReviverTests {
             control = \(containers.joined(separator: ", "))
             [engine]
             stop_timeout = 5
-            max_failed_attempts = \(attempts)
+            [policy]
+            max_attempts = \(attempts)
+            backoff_initial = 0
+            \(extra.contains("grace_after_start") ? "" : "grace_after_start = 0")
+            \(extra)
             """, path: "test.conf")
         let docker = DockerHosts(config: config, http: TestEnvironment.http)
-        return ContainerReviver(config: config, docker: docker, loggers: [.control: Logger(label: "test.control")])
+        return ContainerReviver(config: config, docker: docker, loggers: [.control: Logger(label: "test.control")], notifier: notifier)
     }
 
     static func sweep() -> Envelope { Envelope(payload: .containerAutoHeal, scope: .control) }
@@ -111,6 +118,90 @@ struct ContainerReviverTests {
         }
         #expect(try crasher.startedAt == lastStart)
         #expect(try crasher.status == "exited")
+    }
+
+    @Test func quarantineSendsOneNotification() async throws {
+        try await TestEnvironment.requireDocker()
+        let receiver = try await WebhookReceiver()
+        let crasher = try TestContainer(name: TestEnvironment.uniqueName("rv-notify"), command: "exit 3", healthCheck: false)
+        defer { crasher.remove() }
+        try await crasher.waitFor(status: "exited")
+        let config = try AutoHealConfig.parse("[notify]\nwebhook_url = \(receiver.url)\n", path: "n.conf")
+        let notifier = WebhookNotifier(url: config.notify.webhookURL!, http: TestEnvironment.http, logger: Logger(label: "test.notify"))
+        let reviver = try Self.reviver(control: [], containers: [crasher.name], attempts: 2, notifier: notifier)
+        for attempt in 1...2 {
+            #expect(await reviver.handle(Self.sweep()).acted == 1)
+            try await waitUntil("the crasher to exit again after attempt \(attempt)") {
+                (try? crasher.status) == "exited" && (try? crasher.inspect("{{.State.ExitCode}}")) == "3"
+            }
+        }
+        for _ in 1...3 { _ = await reviver.handle(Self.sweep()) }  // quarantined: reported once
+        try await waitUntil("the notification") { !receiver.bodies.isEmpty }
+        try await Task.sleep(for: .milliseconds(300))  // a second one would have arrived by now
+        #expect(receiver.bodies.count == 1)
+        let body = try #require(receiver.bodies.first)
+        let text = try #require((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: String])?["text"])
+        #expect(text.contains(crasher.name) && text.contains("needs a person"))
+    }
+
+    @Test func stoppedOnPurposeStaysStoppedButAKilledOrFailedOneIsStarted() async throws {
+        try await TestEnvironment.requireDocker()
+        let prefix = TestEnvironment.uniqueName("rv-purpose")
+        let stopped = try TestContainer(name: "\(prefix)-stopped")
+        let killed = try TestContainer(name: "\(prefix)-killed")
+        let failed = try TestContainer(name: "\(prefix)-failed", command: "sleep 1; exit 1", healthCheck: false)
+        defer { [stopped, killed, failed].forEach { $0.remove() } }
+        try await stopped.waitFor(health: "healthy")
+        try await killed.waitFor(health: "healthy")
+        try stopped.stop()  // docker stop: SIGTERM, the service exits 0
+        try killed.kill()   // SIGKILL: 137
+        for c in [stopped, killed, failed] { try await c.waitFor(status: "exited") }
+        let reviver = try Self.reviver(control: [], containers: [stopped.name, killed.name, failed.name])
+        let outcome = await reviver.handle(Self.sweep())
+        #expect(outcome == HandlerOutcome(checked: 3, acted: 2, failed: 0, skipped: 1))
+        #expect(try stopped.status == "exited")
+        #expect(try killed.status == "running")
+        #expect(try failed.startedAt != "0001-01-01T00:00:00Z")
+        let permissive = try Self.reviver(control: [], containers: [stopped.name], extra: "revive_stopped = true")
+        #expect(await permissive.handle(Self.sweep()).acted == 1)
+        #expect(try stopped.status == "running")
+    }
+
+    @Test func aSlowStarterIsNotRestartedWithinItsGrace() async throws {
+        try await TestEnvironment.requireDocker()
+        // Unhealthy for its first 8 s (no start period), then healthy: a slow service after a deploy.
+        let slow = try TestContainer(
+            name: TestEnvironment.uniqueName("rv-slow"), command: "trap 'exit 0' TERM; sleep 8; touch /tmp/ok; while :; do sleep 0.2; done")
+        defer { slow.remove() }
+        try await slow.waitFor(health: "unhealthy")
+        let firstStart = try slow.startedAt
+        let reviver = try Self.reviver(control: [], containers: [slow.name], extra: "grace_after_start = 30")
+        while (try slow.health) != "healthy" {
+            let outcome = await reviver.handle(Self.sweep())
+            #expect(outcome.acted == 0)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(try slow.startedAt == firstStart)
+    }
+
+    @Test func dryRunChangesNothing() async throws {
+        try await TestEnvironment.requireDocker()
+        let prefix = TestEnvironment.uniqueName("rv-dry")
+        let down = try TestContainer(name: "\(prefix)-down")
+        let paused = try TestContainer(name: "\(prefix)-paused")
+        defer { down.remove(); paused.remove() }
+        try await down.waitFor(health: "healthy")
+        try await paused.waitFor(health: "healthy")
+        try down.kill()
+        try paused.pause()
+        try await down.waitFor(status: "exited")
+        let reviver = try Self.reviver(control: [], containers: [down.name, paused.name], extra: "dry_run = true")
+        for _ in 1...2 {
+            let outcome = await reviver.handle(Self.sweep())
+            #expect(outcome == HandlerOutcome(checked: 2, acted: 0, failed: 0, skipped: 2))
+        }
+        #expect(try down.status == "exited")
+        #expect(try paused.status == "paused")
     }
 
     @Test func attemptsAreCountedPerContainerNotPerHost() async throws {

@@ -1,0 +1,15 @@
+import AutoHealCore
+
+/// Whether the engine may change anything right now, asked before every action.
+///
+/// Returns nil when healing may act, or the reason it may not (a maintenance pause, with
+/// who/why/until): the handler then only observes and logs what it would have done.
+public protocol HealingGate: Sendable {
+    func pauseReason() async -> String?
+}
+
+/// Never paused.
+public struct OpenGate: HealingGate {
+    public init() {}
+    public func pauseReason() async -> String? { nil }
+}
