@@ -189,6 +189,26 @@ final class AMQPConnection {
         }
     }
 
+    /// Takes up to `limit` messages off a queue without acking, returns their bodies, and
+    /// puts them all back (reject with requeue): a read that leaves the queue as it was.
+    func peek(_ queue: String, limit: Int) throws(AMQPError) -> [[UInt8]] {
+        let h = try live()
+        var status = cah_amqp_status()
+        var bodies: [[UInt8]] = []
+        var tags: [UInt64] = []
+        for _ in 0..<limit {
+            var raw = cah_amqp_delivery()
+            let rc = cah_amqp_basic_get(h, Self.channel, queue, &raw, &status)
+            if rc < 0 { try check(-1, status) }
+            if rc == 0 { break }
+            bodies.append(Array(UnsafeBufferPointer(start: raw.body, count: raw.body_len)))
+            tags.append(raw.delivery_tag)
+            cah_amqp_delivery_free(&raw)
+        }
+        for tag in tags { try reject(tag, requeue: true) }
+        return bodies
+    }
+
     func ack(_ tag: UInt64) throws(AMQPError) {
         let h = try live()
         var status = cah_amqp_status()

@@ -15,6 +15,10 @@ public enum Topology {
     /// Message header carrying the reason a message was dead-lettered.
     public static let deadLetterReasonHeader = "x-autoheal-reason"
 
+    /// Holds the newest maintenance pause notice (see ``PauseNotice``); engines read it
+    /// without consuming it. Published to through the default exchange.
+    public static let pauseQueue = "cloud-auto-heal.pause"
+
     /// The scope whose queue has this name, if any.
     public static func scope(ofQueue name: String) -> Scope? {
         Scope.allCases.first { queue(for: $0) == name }

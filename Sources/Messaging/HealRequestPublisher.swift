@@ -33,5 +33,12 @@ public final class HealRequestPublisher: Sendable {
             timeout: timeout)
     }
 
+    /// Leaves a pause (or resume) notice on the broker for every engine.
+    public func publishPause(_ notice: PauseNotice, timeout: Duration = .seconds(15)) async throws(AMQPError) {
+        try await publisher.publish(
+            AMQPMessage(exchange: "", routingKey: Topology.pauseQueue, body: notice.encoded(), contentType: "application/json"),
+            timeout: timeout)
+    }
+
     public func shutdown() async { await publisher.shutdown() }
 }

@@ -31,17 +31,24 @@ struct EngineCommand: AsyncParsableCommand {
         let http = HTTPClient(name: "docker-http")
         let docker = DockerHosts(config: config, http: http)
         let scopeLoggers = Dictionary(uniqueKeysWithValues: Scope.allCases.map { ($0, Logger(label: "engine.\($0.rawValue)")) })
+        let settings = HealTopology.settings(from: config, connectionName: "autoheal-engine")
+        let topology = HealTopology.declaration(for: config)
+        let pause = PauseWatch(settings: settings, topology: topology, pauseFile: config.policy.pauseFile, logger: queueLogger)
+        let notifier: any Notifier = config.notify.webhookURL.map {
+            WebhookNotifier(url: $0, http: http, logger: queueLogger)
+        } ?? SilentNotifier()
+        if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
         let handlers = HandlerTable(
-            containerAutoHeal: ContainerReviver(config: config, docker: docker, loggers: scopeLoggers),
+            containerAutoHeal: ContainerReviver(config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier),
             allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
             libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
-            settings: HealTopology.settings(from: config, connectionName: "autoheal-engine"),
-            topology: HealTopology.declaration(for: config), handlers: handlers, concurrency: config.engine.concurrency, logger: queueLogger)
+            settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, logger: queueLogger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
         try await group.run()
+        pause.stop()
         http.shutdown()
     }
 }

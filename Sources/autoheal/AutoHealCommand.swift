@@ -2,6 +2,7 @@ import ArgumentParser
 import AutoHealCore
 import Foundation
 import Logging
+import AMQP
 import Messaging
 
 /// autoheal: the operator's tool.
@@ -9,8 +10,8 @@ import Messaging
 struct AutoHealCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autoheal",
-        abstract: "Operate Cloud Auto Heal: check the config, send a payload now.",
-        subcommands: [CheckConfig.self, Publish.self])
+        abstract: "Operate Cloud Auto Heal: check the config, send a payload now, pause and resume healing.",
+        subcommands: [CheckConfig.self, Publish.self, Pause.self, Resume.self, Status.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -90,5 +91,98 @@ struct Publish: AsyncParsableCommand {
         }
         await publisher.shutdown()
         if failed { throw ExitCode(1) }
+    }
+}
+
+/// Who runs the CLI, for pause notices: user@host.
+func operatorIdentity() -> String {
+    let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
+    return "\(user)@\(ProcessInfo.processInfo.hostName)"
+}
+
+/// Publishes a pause notice and reports the result; exits 1 if the broker did not confirm it.
+func sendPauseNotice(_ notice: PauseNotice, options: ConfigOption) async throws {
+    let config = ProgramSupport.loadConfigOrExit(options.config)
+    let logger = ProgramSupport.bootstrapLogging(config, area: "autoheal", fileLogging: false)
+    let publisher = HealRequestPublisher(
+        settings: HealTopology.settings(from: config, connectionName: "autoheal-cli"),
+        topology: HealTopology.declaration(for: config), logger: logger)
+    defer { Task { await publisher.shutdown() } }
+    do {
+        try await publisher.publishPause(notice)
+    } catch {
+        LogFile.standardError.write(line: "error: the broker did not take the notice: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// `autoheal pause [--for DURATION] [--reason TEXT]`: every engine stops acting (it still observes and logs).
+struct Pause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pause healing on every engine (they keep observing and log what they would do).",
+        discussion: "The pause is kept on the broker: it survives engine restarts and ends by itself after --for.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(name: .customLong("for"), help: "How long: 90s, 30m, 2h, 1h30m, 1d. Default: until `autoheal resume`.")
+    var duration: String?
+
+    @Option(help: "Why (shown in the engines' logs).")
+    var reason: String = ""
+
+    func run() async throws {
+        var until: Date? = nil
+        if let duration {
+            guard let seconds = DurationText.seconds(duration) else {
+                throw ValidationError("--for takes a duration such as 90s, 30m, 2h or 1h30m; got \"\(duration)\"")
+            }
+            until = Date().addingTimeInterval(TimeInterval(seconds))
+        }
+        let notice = PauseNotice(paused: true, until: until, reason: reason, by: operatorIdentity())
+        try await sendPauseNotice(notice, options: options)
+        print("healing \(notice.summary)")
+    }
+}
+
+/// `autoheal resume`: ends a pause.
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End a pause given with `autoheal pause`.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        try await sendPauseNotice(PauseNotice(paused: false, until: nil, reason: "", by: operatorIdentity()), options: options)
+        print("healing resumed")
+    }
+}
+
+/// `autoheal status`: the pause state and the queues.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show whether healing is paused and what waits in the queues.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let config = ProgramSupport.loadConfigOrExit(options.config)
+        let settings = HealTopology.settings(from: config, connectionName: "autoheal-cli")
+        if let file = config.policy.pauseFile, FileManager.default.fileExists(atPath: file) {
+            print("paused: pause_file \(file) exists")
+        }
+        do {
+            let bodies = try AMQPQueueInspector.peek(Topology.pauseQueue, settings: settings, topology: HealTopology.declaration(for: config))
+            if let notice = PauseNotice.newest(of: bodies), notice.isActive() {
+                print("paused: \(notice.summary)")
+            } else {
+                print("not paused")
+            }
+            for queue in Scope.allCases.map(Topology.queue(for:)) + [Topology.deadLetterQueue] {
+                let counts = try AMQPQueueInspector.counts(of: queue, settings: settings)
+                print("queue \(queue): \(counts.ready) ready, \(counts.consumers) consumer(s)")
+            }
+        } catch {
+            LogFile.standardError.write(line: "error: cannot ask the broker: \(error)")
+            throw ExitCode(1)
+        }
+        if config.policy.dryRun { print("dry_run = true in \(config.path)") }
     }
 }

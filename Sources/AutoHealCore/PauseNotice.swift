@@ -1,0 +1,83 @@
+import Foundation
+
+/// A maintenance pause (or its end), as `autoheal pause` / `autoheal resume` leave it on the
+/// broker for every engine to read: the newest notice in the `cloud-auto-heal.pause` queue
+/// is the state. It survives engine restarts and expires by itself at `until`.
+public struct PauseNotice: Sendable, Equatable, Codable {
+    public var paused: Bool
+    /// When the pause ends by itself; nil for "until `autoheal resume`".
+    public var until: Date?
+    public var reason: String
+    /// Who asked (user@host).
+    public var by: String
+    /// When it was asked; the newest notice wins.
+    public var at: Date
+
+    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date()) {
+        self.paused = paused
+        self.until = until
+        self.reason = reason
+        self.by = by
+        self.at = at
+    }
+
+    enum CodingKeys: String, CodingKey { case paused, until, reason, by, at }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        paused = try c.decode(Bool.self, forKey: .paused)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        by = try c.decodeIfPresent(String.self, forKey: .by) ?? ""
+        guard let at = Envelope.parseDate(try c.decode(String.self, forKey: .at)) else {
+            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an ISO 8601 time")
+        }
+        self.at = at
+        until = try c.decodeIfPresent(String.self, forKey: .until).flatMap(Envelope.parseDate)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(paused, forKey: .paused)
+        try c.encodeIfPresent(until.map(Envelope.formatDate), forKey: .until)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(by, forKey: .by)
+        try c.encode(Envelope.formatDate(at), forKey: .at)
+    }
+
+    public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
+
+    /// The newest notice among message bodies; bodies that are not notices are ignored.
+    public static func newest(of bodies: [[UInt8]]) -> PauseNotice? {
+        bodies.compactMap { try? JSONDecoder().decode(PauseNotice.self, from: Data($0)) }.max { $0.at < $1.at }
+    }
+
+    /// Whether healing is paused by this notice at `now`.
+    public func isActive(now: Date = Date()) -> Bool { paused && (until.map { $0 > now } ?? true) }
+
+    public var summary: String {
+        let end = until.map { "until \(Envelope.formatDate($0))" } ?? "until resumed"
+        return "paused by \(by.isEmpty ? "?" : by) \(end)\(reason.isEmpty ? "" : ": \(reason)")"
+    }
+}
+
+/// Durations as operators type them: `90s`, `30m`, `2h`, `1h30m`, `1d`, or plain seconds.
+public enum DurationText {
+    public static func seconds(_ text: String) -> Int? {
+        if let n = Int(text), n > 0 { return n }
+        var total = 0, number = "", sawUnit = false
+        for ch in text.lowercased() {
+            if ch.isNumber { number.append(ch); continue }
+            guard let n = Int(number) else { return nil }
+            switch ch {
+            case "s": total += n
+            case "m": total += n * 60
+            case "h": total += n * 3600
+            case "d": total += n * 86_400
+            default: return nil
+            }
+            number = ""
+            sawUnit = true
+        }
+        return number.isEmpty && sawUnit && total > 0 ? total : nil
+    }
+}

@@ -1,0 +1,135 @@
+import AutoHealTestSupport
+import Foundation
+import Testing
+
+/// `autoheal pause` / `resume` from the CLI against running daemons: nothing is acted on
+/// while paused (the would-be actions are logged), the pause survives an engine restart and
+/// ends by itself; dry run performs no change either.
+@Suite("Maintenance pause", .timeLimit(.minutes(3)))
+struct PauseEndToEndTests {
+    static func config(_ directory: URL, vhost: String, container: String, extra: String = "") throws -> String {
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        try """
+            [rabbitmq]
+            rabbitmq_addr = 127.0.0.1:5672
+            vhost = \(vhost)
+            [hosts]
+            control_hosts = unix:///var/run/docker.sock
+            compute_hosts =
+            [containers]
+            control = \(container)
+            compute =
+            [schedule]
+            container_auto_heal = 1
+            allocation_heal = 0
+            libvirt_suspend_wakeup = 0
+            [engine]
+            stop_timeout = 5
+            [policy]
+            grace_after_start = 0
+            backoff_initial = 0
+            \(extra)
+            [logging]
+            log_dir = \(directory.appendingPathComponent("logs").path)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+    @Test func pauseHoldsAcrossAnEngineRestartThenExpiresAndResumeEndsIt() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("pause") { vhost in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-pause"))
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let container = try TestContainer(name: TestEnvironment.uniqueName("pause-nova_api"))
+            defer { container.remove() }
+            try await container.waitFor(health: "healthy")
+            let config = try Self.config(directory, vhost: vhost, container: container.name)
+            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
+
+            var engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("the first sweep") { Self.read(controlLog).contains("sweep finished") }
+
+            let pause = try runProgram("autoheal", ["pause", "--for", "12s", "--reason", "deploy in progress", "--config", config])
+            #expect(pause.status == 0, "\(pause.output)")
+            try await waitUntil("the engine to see the pause") { Self.read(queueLog).contains("healing paused") }
+            try container.kill()
+            try await waitUntil("the would-be start to be logged") {
+                Self.read(controlLog).contains("healing paused: would start the container host=unix:///var/run/docker.sock container=\(container.name)")
+            }
+            #expect(try container.status == "exited")
+            let status = try runProgram("autoheal", ["status", "--config", config])
+            #expect(status.output.contains("paused: paused by") && status.output.contains("deploy in progress"))
+
+            // The pause is on the broker: a restarted engine honours it too.
+            #expect(try await engine.terminate() == 0)
+            let before = Self.read(controlLog).components(separatedBy: "healing paused: would start").count
+            engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("the restarted engine to hold off too") {
+                Self.read(controlLog).components(separatedBy: "healing paused: would start").count > before
+            }
+            #expect(try container.status == "exited")
+
+            // It expires by itself.
+            try await container.waitFor(status: "running", timeout: .seconds(40))
+            #expect(Self.read(controlLog).contains("revived container host=unix:///var/run/docker.sock container=\(container.name)"))
+
+            // A pause without end lasts until resume.
+            #expect(try runProgram("autoheal", ["pause", "--config", config]).status == 0)
+            try await waitUntil("the second pause to be seen") {
+                Self.read(queueLog).components(separatedBy: "healing paused: engines").count >= 3
+            }
+            try container.kill()
+            try await waitUntil("a would-be start during the second pause") {
+                Self.read(controlLog).components(separatedBy: "healing paused: would start").count > before + 2
+            }
+            #expect(try container.status == "exited")
+            #expect(try runProgram("autoheal", ["resume", "--config", config]).status == 0)
+            try await container.waitFor(status: "running", timeout: .seconds(20))
+
+            #expect(try await monitor.terminate() == 0)
+            #expect(try await engine.terminate() == 0)
+        }
+    }
+
+    @Test func pauseFileAndDryRunChangeNothing() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("dryrun") { vhost in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-dry"))
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let container = try TestContainer(name: TestEnvironment.uniqueName("dry-nova_api"))
+            defer { container.remove() }
+            try await container.waitFor(health: "healthy")
+            let pauseFile = directory.appendingPathComponent("deploying").path
+            try "kolla-ansible deploy".write(toFile: pauseFile, atomically: true, encoding: .utf8)
+            let config = try Self.config(directory, vhost: vhost, container: container.name, extra: "pause_file = \(pauseFile)")
+            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
+            try container.pause()
+            try await waitUntil("the would-be unpause under the pause file") {
+                Self.read(controlLog).contains("healing paused: would unpause the container") && Self.read(controlLog).contains("kolla-ansible deploy")
+            }
+            #expect(try container.status == "paused")
+            try FileManager.default.removeItem(atPath: pauseFile)
+            try await container.waitFor(status: "running")
+            #expect(try await engine.terminate() == 0)
+
+            // Dry run: decides and logs, changes nothing.
+            let dry = try Self.config(directory, vhost: vhost, container: container.name, extra: "dry_run = true")
+            let dryEngine = try DaemonProcess("autoheal-engine", arguments: ["--config", dry], outputDirectory: directory)
+            try container.kill()
+            try await waitUntil("three dry-run decisions") {
+                Self.read(controlLog).components(separatedBy: "dry run: would start the container").count > 3
+            }
+            #expect(try container.status == "exited")
+            #expect(try await dryEngine.terminate() == 0)
+            #expect(try await monitor.terminate() == 0)
+        }
+    }
+}
