@@ -10,18 +10,21 @@ public struct PauseNotice: Sendable, Equatable, Codable {
     public var reason: String
     /// Who asked (user@host).
     public var by: String
-    /// When it was asked; the newest notice wins.
+    /// When it was asked; the newest notice for the same target wins.
     public var at: Date
+    /// Only this container on this host (an exclusion); nil pauses all healing.
+    public var target: TargetKey?
 
-    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date()) {
+    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date(), target: TargetKey? = nil) {
         self.paused = paused
         self.until = until
         self.reason = reason
         self.by = by
         self.at = at
+        self.target = target
     }
 
-    enum CodingKeys: String, CodingKey { case paused, until, reason, by, at }
+    enum CodingKeys: String, CodingKey { case paused, until, reason, by, at, target }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -33,6 +36,7 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         }
         self.at = at
         until = try c.decodeIfPresent(String.self, forKey: .until).flatMap(Envelope.parseDate)
+        target = try c.decodeIfPresent(TargetKey.self, forKey: .target)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -42,13 +46,29 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         try c.encode(reason, forKey: .reason)
         try c.encode(by, forKey: .by)
         try c.encode(Envelope.formatDate(at), forKey: .at)
+        try c.encodeIfPresent(target, forKey: .target)
     }
 
     public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
 
-    /// The newest notice among message bodies; bodies that are not notices are ignored.
-    public static func newest(of bodies: [[UInt8]]) -> PauseNotice? {
-        bodies.compactMap { try? JSONDecoder().decode(PauseNotice.self, from: Data($0)) }.max { $0.at < $1.at }
+    /// The newest notice among message bodies for `target` (nil: the whole healer); bodies
+    /// that are not notices are ignored.
+    public static func newest(of bodies: [[UInt8]], target: TargetKey? = nil) -> PauseNotice? {
+        all(bodies).filter { $0.target == target }.max { $0.at < $1.at }
+    }
+
+    /// Every readable notice among message bodies.
+    public static func all(_ bodies: [[UInt8]]) -> [PauseNotice] {
+        bodies.compactMap { try? JSONDecoder().decode(PauseNotice.self, from: Data($0)) }
+    }
+
+    /// The newest notice per target (nil key: the whole healer).
+    public static func newestPerTarget(_ bodies: [[UInt8]]) -> [TargetKey?: PauseNotice] {
+        var result: [TargetKey?: PauseNotice] = [:]
+        for notice in all(bodies) where result[notice.target].map({ $0.at < notice.at }) ?? true {
+            result[notice.target] = notice
+        }
+        return result
     }
 
     /// Whether healing is paused by this notice at `now`.
@@ -56,7 +76,8 @@ public struct PauseNotice: Sendable, Equatable, Codable {
 
     public var summary: String {
         let end = until.map { "until \(Envelope.formatDate($0))" } ?? "until resumed"
-        return "paused by \(by.isEmpty ? "?" : by) \(end)\(reason.isEmpty ? "" : ": \(reason)")"
+        let what = target.map { "\($0) excluded" } ?? "paused"
+        return "\(what) by \(by.isEmpty ? "?" : by) \(end)\(reason.isEmpty ? "" : ": \(reason)")"
     }
 }
 

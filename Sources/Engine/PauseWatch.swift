@@ -15,21 +15,25 @@ import Synchronization
 public final class PauseWatch: HealingGate, Sendable {
     /// The newest notice read from the broker, shared with the watcher's thread.
     final class Latest: Sendable {
-        let notice = Mutex<PauseNotice?>(nil)
+        let notices = Mutex<[TargetKey?: PauseNotice]>([:])
         let logger: Logger
         init(logger: Logger) { self.logger = logger }
 
+        /// Keeps the newest notice per target; an empty read (another engine holds the
+        /// messages for a moment) changes nothing.
         func update(_ bodies: [[UInt8]]) {
-            guard let newest = PauseNotice.newest(of: bodies) else { return }
-            let previous = notice.withLock { current -> PauseNotice? in
-                defer { current = newest }
+            let read = PauseNotice.newestPerTarget(bodies)
+            guard !read.isEmpty else { return }
+            let previous = notices.withLock { current -> [TargetKey?: PauseNotice] in
+                defer { current.merge(read) { old, new in old.at < new.at ? new : old } }
                 return current
             }
-            if previous != newest {
+            for (target, newest) in read where previous[target] != newest {
                 if newest.isActive() {
-                    logger.notice("healing paused: engines observe and log, and act on nothing", metadata: ["pause": "\(newest.summary)"])
-                } else if previous?.isActive() == true {
-                    logger.notice("healing resumed", metadata: ["by": "\(newest.by)"])
+                    logger.notice(target == nil ? "healing paused: engines observe and log, and act on nothing" : "target excluded from healing",
+                                  metadata: ["pause": "\(newest.summary)"])
+                } else if previous[target]?.isActive() == true {
+                    logger.notice(target == nil ? "healing resumed" : "target included again", metadata: ["by": "\(newest.by)", "target": "\(target.map { "\($0)" } ?? "all")"])
                 }
             }
         }
@@ -48,17 +52,16 @@ public final class PauseWatch: HealingGate, Sendable {
         ) { bodies in latest.update(bodies) }
     }
 
-    public func pauseReason() async -> String? {
+    public func pauseReason(for target: TargetKey?) async -> String? {
         if let pauseFile, FileManager.default.fileExists(atPath: pauseFile) {
             let text = (try? String(contentsOfFile: pauseFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             return "pause_file \(pauseFile) exists\(text.isEmpty ? "" : ": \(text.prefix(200))")"
         }
-        guard let notice = latest.notice.withLock({ $0 }), notice.isActive() else { return nil }
-        return notice.summary
+        let notices = latest.notices.withLock { $0 }
+        if let all = notices[nil], all.isActive() { return all.summary }
+        if let target, let excluded = notices[target], excluded.isActive() { return excluded.summary }
+        return nil
     }
-
-    /// The newest notice read so far (for status and tests).
-    public var currentNotice: PauseNotice? { latest.notice.withLock { $0 } }
 
     public func stop() { watcher.stop() }
 }

@@ -144,7 +144,7 @@ public final class ContainerReviver: PayloadHandler {
             logger.notice("dry run: would \(decision.action.rawValue) the container", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
         }
-        if let pause = await gate.pauseReason() {
+        if let pause = await gate.pauseReason(for: target) {
             log["pause"] = "\(pause)"
             logger.notice("healing paused: would \(decision.action.rawValue) the container", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)

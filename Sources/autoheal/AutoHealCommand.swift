@@ -130,7 +130,11 @@ struct Pause: AsyncParsableCommand {
     @Option(help: "Why (shown in the engines' logs).")
     var reason: String = ""
 
+    @Option(help: "Only exclude this container on this host, as HOST/CONTAINER.")
+    var target: String?
+
     func run() async throws {
+        let key = try target.map(parseTarget)
         var until: Date? = nil
         if let duration {
             guard let seconds = DurationText.seconds(duration) else {
@@ -138,22 +142,34 @@ struct Pause: AsyncParsableCommand {
             }
             until = Date().addingTimeInterval(TimeInterval(seconds))
         }
-        let notice = PauseNotice(paused: true, until: until, reason: reason, by: operatorIdentity())
+        let notice = PauseNotice(paused: true, until: until, reason: reason, by: operatorIdentity(), target: key)
         try await sendPauseNotice(notice, options: options)
-        print("healing \(notice.summary)")
+        print(key == nil ? "healing \(notice.summary)" : notice.summary)
     }
 }
 
 /// `autoheal resume`: ends a pause.
 struct Resume: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "End a pause given with `autoheal pause`.")
+    static let configuration = CommandConfiguration(abstract: "End a pause (or an exclusion) given with `autoheal pause`.")
 
     @OptionGroup var options: ConfigOption
 
+    @Option(help: "End the exclusion of this HOST/CONTAINER only.")
+    var target: String?
+
     func run() async throws {
-        try await sendPauseNotice(PauseNotice(paused: false, until: nil, reason: "", by: operatorIdentity()), options: options)
-        print("healing resumed")
+        let key = try target.map(parseTarget)
+        try await sendPauseNotice(PauseNotice(paused: false, until: nil, reason: "", by: operatorIdentity(), target: key), options: options)
+        print(key.map { "\($0) included again" } ?? "healing resumed")
     }
+}
+
+/// HOST/CONTAINER, split at the last slash (hosts may be unix:///path/docker.sock).
+func parseTarget(_ text: String) throws -> TargetKey {
+    guard let slash = text.lastIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex else {
+        throw ValidationError("a target must be HOST/CONTAINER, got \"\(text)\"")
+    }
+    return TargetKey(host: String(text[..<slash]), container: String(text[text.index(after: slash)...]))
 }
 
 /// `autoheal status`: the pause state and the queues.
@@ -170,10 +186,14 @@ struct Status: AsyncParsableCommand {
         }
         do {
             let bodies = try AMQPQueueInspector.peek(Topology.pauseQueue, settings: settings, topology: HealTopology.declaration(for: config))
-            if let notice = PauseNotice.newest(of: bodies), notice.isActive() {
+            let notices = PauseNotice.newestPerTarget(bodies)
+            if let notice = notices[nil], notice.isActive() {
                 print("paused: \(notice.summary)")
             } else {
                 print("not paused")
+            }
+            for (target, notice) in notices where target != nil && notice.isActive() {
+                print("excluded: \(notice.summary)")
             }
             for queue in Scope.allCases.map(Topology.queue(for:)) + [Topology.deadLetterQueue] {
                 let counts = try AMQPQueueInspector.counts(of: queue, settings: settings)

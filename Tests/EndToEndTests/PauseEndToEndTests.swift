@@ -96,6 +96,40 @@ struct PauseEndToEndTests {
         }
     }
 
+    @Test func anExcludedContainerIsLeftAloneWhileOthersAreHealed() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("exclude") { vhost in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-exclude"))
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let prefix = TestEnvironment.uniqueName("excl")
+            let excluded = try TestContainer(name: "\(prefix)-nova_api")
+            let other = try TestContainer(name: "\(prefix)-cinder_api")
+            defer { excluded.remove(); other.remove() }
+            for c in [excluded, other] { try await c.waitFor(health: "healthy") }
+            let config = try Self.config(directory, vhost: vhost, container: "\(excluded.name), \(other.name)")
+            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            let target = "unix:///var/run/docker.sock/\(excluded.name)"
+            let exclude = try runProgram("autoheal", ["pause", "--target", target, "--for", "1h", "--reason", "debugging", "--config", config])
+            #expect(exclude.status == 0, "\(exclude.output)")
+            let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("the first sweep") { Self.read(controlLog).contains("sweep finished") }
+            try excluded.kill()
+            try other.kill()
+            try await other.waitFor(status: "running")
+            try await waitUntil("the excluded one's would-be start") {
+                Self.read(controlLog).contains("healing paused: would start the container host=unix:///var/run/docker.sock container=\(excluded.name)")
+            }
+            #expect(try excluded.status == "exited")
+            #expect(Self.read(controlLog).contains("excluded by"))
+            #expect(try runProgram("autoheal", ["resume", "--target", target, "--config", config]).status == 0)
+            try await excluded.waitFor(status: "running", timeout: .seconds(20))
+            #expect(try await monitor.terminate() == 0)
+            #expect(try await engine.terminate() == 0)
+        }
+    }
+
     @Test func pauseFileAndDryRunChangeNothing() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("dryrun") { vhost in
