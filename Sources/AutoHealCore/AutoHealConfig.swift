@@ -98,6 +98,12 @@ public struct AutoHealConfig: Sendable {
         public var dryRun: Bool
         /// While this file exists, healing is paused (like `autoheal pause`).
         public var pauseFile: String?
+        /// Hosts one container name is acted on at once.
+        public var maxParallelPerService: Int
+        /// Actions running at once in all.
+        public var maxParallelActions: Int
+        /// How long the next host waits for the previous one to be healthy again.
+        public var rollingWaitSeconds: Int
     }
 
     /// `[notify]`.
@@ -286,7 +292,10 @@ public struct AutoHealConfig: Sendable {
             graceAfterStartSeconds: try r.integer("policy", "grace_after_start", default: 60, range: 0...86_400, unit: "whole seconds"),
             reviveStopped: try r.boolean("policy", "revive_stopped", default: false),
             dryRun: try r.boolean("policy", "dry_run", default: false),
-            pauseFile: r.string("policy", "pause_file", default: "").nilIfEmpty)
+            pauseFile: r.string("policy", "pause_file", default: "").nilIfEmpty,
+            maxParallelPerService: try r.integer("policy", "max_parallel_per_service", default: 1, range: 1...1000, unit: "a count"),
+            maxParallelActions: try r.integer("policy", "max_parallel_actions", default: 10, range: 1...10_000, unit: "a count"),
+            rollingWaitSeconds: try r.integer("policy", "rolling_wait", default: 300, range: 1...86_400, unit: "whole seconds"))
 
         // [notify]
         var notify = Notify(webhookURL: nil)
@@ -380,6 +389,9 @@ public struct AutoHealConfig: Sendable {
             "revive_stopped = \(policy.reviveStopped)",
             "dry_run = \(policy.dryRun)",
             "pause_file = \(policy.pauseFile ?? "")",
+            "max_parallel_per_service = \(policy.maxParallelPerService)",
+            "max_parallel_actions = \(policy.maxParallelActions)",
+            "rolling_wait = \(policy.rollingWaitSeconds)",
             "", "[notify]",
             "webhook_url = \(notify.webhookURL.map(Self.maskedURL) ?? "")",
             "", "[logging]",

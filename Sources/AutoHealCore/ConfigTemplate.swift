@@ -108,6 +108,14 @@ grace_after_start = 60
 revive_stopped = false
 # Decide and log everything, change nothing.
 dry_run = false
+# Rolling: one container name is acted on on at most max_parallel_per_service hosts at a
+# time; the next host waits until the previous one is healthy again, at most rolling_wait
+# seconds. If it is not healthy by then, the engine stops acting on that service (on the
+# other hosts too) and notifies: restarting a whole cluster at once loses quorum.
+max_parallel_per_service = 1
+rolling_wait = 300
+# Actions running at once in all.
+max_parallel_actions = 10
 # While this file exists, healing is paused (the engine observes and logs what it would
 # do). For deploy hooks that can only touch a file; `autoheal pause` does the same.
 pause_file =

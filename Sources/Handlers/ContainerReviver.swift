@@ -13,6 +13,12 @@ import Logging
 /// and a notification, once). While the ``HealingGate`` reports a pause, or with `dry_run`,
 /// it logs what it would have done and changes nothing. Targets are handled concurrently;
 /// one unreachable host or missing container is an error line for that target only.
+///
+/// Rolling: one container name is acted on on at most `max_parallel_per_service` hosts at a
+/// time, and at most `max_parallel_actions` actions run at once. When other hosts wait to act
+/// on the same service, the acting host keeps its slot until its container is healthy again;
+/// if it is not within `rolling_wait`, the service is held — no action on it on any host —
+/// with an ERROR line and a notification, until it is seen healthy somewhere again.
 public final class ContainerReviver: PayloadHandler {
     private let config: AutoHealConfig
     private let docker: DockerHosts
@@ -21,6 +27,7 @@ public final class ContainerReviver: PayloadHandler {
     private let notifier: any Notifier
     private let state: ReviverState
     private let rules: ReviveDecision.Rules
+    private let slots: ActionSlots
 
     public init(
         config: AutoHealConfig, docker: DockerHosts, loggers: [Scope: Logger], gate: any HealingGate = OpenGate(),
@@ -32,6 +39,7 @@ public final class ContainerReviver: PayloadHandler {
         self.gate = gate
         self.notifier = notifier
         self.state = ReviverState(limits: RestartBudget.Limits(config.policy))
+        self.slots = ActionSlots(perService: config.policy.maxParallelPerService, total: config.policy.maxParallelActions)
         self.rules = ReviveDecision.Rules(
             reviveStopped: config.policy.reviveStopped, graceAfterStart: TimeInterval(config.policy.graceAfterStartSeconds))
     }
@@ -105,6 +113,9 @@ public final class ContainerReviver: PayloadHandler {
         let decision = ReviveDecision.decide(seen, rules: rules, now: now)
 
         if seen.isHealthy {
+            if await state.clearHold(target) {
+                logger.notice("service healthy again where the rolling action was held: rolling actions on it resume", metadata: log)
+            }
             if await state.recordHealthy(target, now: now) {
                 logger.notice("quarantined container has been healthy for healthy_reset: released", metadata: log)
                 notifier.notify("Cloud Auto Heal: \(target.container) on \(target.host) is healthy again and released from quarantine.")
@@ -150,7 +161,47 @@ public final class ContainerReviver: PayloadHandler {
             return HandlerOutcome(checked: 1, skipped: 1)
         }
 
-        await state.recordAction(target, now: now)
+        return await act(decision, on: target, client: client, log: log, logger: logger)
+    }
+
+    /// Takes a rolling slot for the service, re-reads the container, acts, and (when other
+    /// hosts wait for the same service) keeps the slot until it is healthy again.
+    private func act(_ decision: ReviveDecision, on target: TargetKey, client: DockerClient, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome {
+        var log = log
+        let service = target.container
+        if let hold = await state.hold(service) {
+            log["hold"] = "\(hold)"
+            logger.warning("rolling held for this service: not acting (needs a person)", metadata: log)
+            return HandlerOutcome(checked: 1, skipped: 1)
+        }
+        await state.addPending(service)
+        await slots.acquire(service)
+        await state.removePending(service)
+        let outcome = await actHoldingSlot(decision, on: target, client: client, log: log, logger: logger)
+        await slots.release(service)
+        return outcome
+    }
+
+    private func actHoldingSlot(_ decision: ReviveDecision, on target: TargetKey, client: DockerClient, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome {
+        var log = log
+        let service = target.container
+        // The state may have changed while this host waited for its turn.
+        if let hold = await state.hold(service) {
+            log["hold"] = "\(hold)"
+            logger.warning("rolling held for this service: not acting (needs a person)", metadata: log)
+            return HandlerOutcome(checked: 1, skipped: 1)
+        }
+        var decision = decision
+        if let fresh = try? await client.inspectContainer(target.container).observation {
+            decision = ReviveDecision.decide(fresh, rules: rules, now: Date())
+            if !decision.action.changesContainer {
+                log["seen"] = "\(fresh.summary)"
+                logger.info("no longer needs an action after waiting for its turn", metadata: log)
+                return HandlerOutcome(checked: 1)
+            }
+        }
+        let clock = ContinuousClock()
+        await state.recordAction(target, now: Date())
         if decision.action == .restart {
             logger.info("restarting container (Docker waits up to stop_timeout for it to stop)",
                         metadata: log.merging(["stop_timeout": "\(config.engine.stopTimeoutSeconds)s"]) { $1 })
@@ -166,7 +217,6 @@ public final class ContainerReviver: PayloadHandler {
             log["result"] = "ok"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             logger.notice("revived container", metadata: log)
-            return HandlerOutcome(checked: 1, acted: 1)
         } catch {
             log["result"] = "failed"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
@@ -174,6 +224,25 @@ public final class ContainerReviver: PayloadHandler {
             logger.error("action failed", metadata: log)
             return HandlerOutcome(checked: 1, failed: 1)
         }
+
+        // Other hosts wait to act on this service: hold the slot until it is healthy again.
+        guard await state.pending(service) > 0 else { return HandlerOutcome(checked: 1, acted: 1) }
+        let deadline = clock.now + .seconds(config.policy.rollingWaitSeconds)
+        while clock.now < deadline {
+            if let seen = try? await client.inspectContainer(target.container).observation, seen.isHealthy {
+                logger.info("healthy again: the next host may act on this service", metadata: log.merging([
+                    "waited": "\((clock.now - actionStarted).logDescription)",
+                ]) { $1 })
+                return HandlerOutcome(checked: 1, acted: 1)
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        let hold = "\(decision.action.rawValue) of \(service) on \(target.host) did not make it healthy within rolling_wait (\(config.policy.rollingWaitSeconds)s)"
+        await state.setHold(target, hold)
+        await state.quarantine(target)
+        logger.error("rolling action did not help: not acting on \(service) on the other hosts; it needs a person", metadata: log)
+        notifier.notify("Cloud Auto Heal stopped rolling actions on \(service): \(hold). It is unhealthy on several hosts; it needs a person.")
+        return HandlerOutcome(checked: 1, acted: 1)
     }
 }
 
@@ -202,4 +271,26 @@ actor ReviverState {
 
     /// True the first time a quarantined target is reported.
     func markReported(_ target: TargetKey) -> Bool { reported.insert(target).inserted }
+
+    func quarantine(_ target: TargetKey) {
+        budget.quarantine(target)
+        reported.insert(target)
+    }
+
+    // Rolling: targets waiting for a slot per service, and services held after a failed rolling action.
+    private var pendingCount: [String: Int] = [:]
+    /// Held services: why, and the target whose action did not help (seeing it healthy lifts the hold).
+    private var holds: [String: (why: String, target: TargetKey)] = [:]
+
+    func addPending(_ service: String) { pendingCount[service, default: 0] += 1 }
+    func removePending(_ service: String) { pendingCount[service, default: 1] -= 1 }
+    func pending(_ service: String) -> Int { pendingCount[service, default: 0] }
+    func hold(_ service: String) -> String? { holds[service]?.why }
+    func setHold(_ target: TargetKey, _ why: String) { holds[target.container] = (why, target) }
+    /// True if the target was the one holding its service, and the hold is lifted.
+    func clearHold(_ target: TargetKey) -> Bool {
+        guard holds[target.container]?.target == target else { return false }
+        holds[target.container] = nil
+        return true
+    }
 }

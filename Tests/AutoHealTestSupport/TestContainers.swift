@@ -4,10 +4,10 @@ import Foundation
 public enum DockerCLI {
     /// Runs `docker ARGS…`; throws with its output when it exits non-zero.
     @discardableResult
-    public static func run(_ arguments: [String]) throws -> String {
+    public static func run(_ arguments: [String], host: String = "unix://\(TestEnvironment.dockerSocket)") throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker", "-H", "unix://\(TestEnvironment.dockerSocket)"] + arguments
+        process.arguments = ["docker", "-H", host] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -27,15 +27,21 @@ public enum DockerCLI {
 /// unhealthy). Its process writes `/tmp/ok` when it starts and exits at once on SIGTERM.
 public struct TestContainer: Sendable {
     public let name: String
+    /// The Docker engine it runs on (`unix:///…`).
+    public let host: String
 
     /// The shell command of a well-behaved service.
     public static let serviceCommand = "trap 'exit 0' TERM; touch /tmp/ok; while :; do sleep 0.2; done"
 
     /// Creates and (unless `start` is false) starts the container.
     /// - Parameter command: the shell command it runs; the default is ``serviceCommand``.
-    public init(name: String, command: String = serviceCommand, start: Bool = true, healthCheck: Bool = true, startPeriod: String = "0s") throws {
+    public init(
+        name: String, command: String = serviceCommand, start: Bool = true, healthCheck: Bool = true, startPeriod: String = "0s",
+        host: String = "unix://\(TestEnvironment.dockerSocket)"
+    ) throws {
         self.name = name
-        _ = try? DockerCLI.run(["rm", "-f", name])
+        self.host = host
+        _ = try? DockerCLI.run(["rm", "-f", name], host: host)
         var args = [start ? "run" : "create"]
         if start { args.append("-d") }
         args += ["--name", name, "--network", "none", "--label", "autoheal-test=1"]
@@ -44,20 +50,20 @@ public struct TestContainer: Sendable {
                      "--health-timeout", "2s", "--health-start-period", startPeriod]
         }
         args += [TestEnvironment.testImage, "sh", "-c", command]
-        try DockerCLI.run(args)
+        try DockerCLI.run(args, host: host)
     }
 
-    public func inspect(_ format: String) throws -> String { try DockerCLI.run(["inspect", "-f", format, name]) }
+    public func inspect(_ format: String) throws -> String { try DockerCLI.run(["inspect", "-f", format, name], host: host) }
     public var status: String { get throws { try inspect("{{.State.Status}}") } }
     public var health: String { get throws { try inspect("{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}") } }
     public var startedAt: String { get throws { try inspect("{{.State.StartedAt}}") } }
 
     /// Makes the health check fail from now on (until the container restarts).
-    public func breakHealth() throws { try DockerCLI.run(["exec", name, "rm", "-f", "/tmp/ok"]) }
-    public func kill() throws { try DockerCLI.run(["kill", name]) }
-    public func pause() throws { try DockerCLI.run(["pause", name]) }
-    public func stop() throws { try DockerCLI.run(["stop", "-t", "5", name]) }
-    public func remove() { _ = try? DockerCLI.run(["rm", "-f", name]) }
+    public func breakHealth() throws { try DockerCLI.run(["exec", name, "rm", "-f", "/tmp/ok"], host: host) }
+    public func kill() throws { try DockerCLI.run(["kill", name], host: host) }
+    public func pause() throws { try DockerCLI.run(["pause", name], host: host) }
+    public func stop() throws { try DockerCLI.run(["stop", "-t", "5", name], host: host) }
+    public func remove() { _ = try? DockerCLI.run(["rm", "-f", name], host: host) }
 
     /// Waits for the health status (or "none" for containers without a check).
     public func waitFor(health wanted: String, timeout: Duration = .seconds(20)) async throws {
@@ -67,4 +73,25 @@ public struct TestContainer: Sendable {
     public func waitFor(status wanted: String, timeout: Duration = .seconds(20)) async throws {
         try await waitUntil("\(name) to be \(wanted)", timeout: timeout) { (try? status) == wanted }
     }
+}
+
+/// A private Docker engine (scripts/private-dockerd.sh) standing in for a second controller,
+/// with the busybox test image. Stopped and deleted when the value goes away.
+public final class PrivateDockerd: Sendable {
+    public let name: String
+    public var socket: String { "/tmp/autoheal-dockerd-\(name)/docker.sock" }
+    public var host: String { "unix://\(socket)" }
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/private-dockerd.sh").path
+    }
+
+    public init(name: String) throws {
+        self.name = name
+        let (code, output) = try spawnAndWait(["/bin/bash", Self.script, "start", name])
+        guard code == 0 else { throw TestSetupError("private dockerd \(name) did not start: \(output); run `\(TestEnvironment.setupCommand)`") }
+    }
+
+    deinit { _ = try? spawnAndWait(["/bin/bash", Self.script, "stop", name]) }
 }

@@ -1,0 +1,45 @@
+/// Counting semaphores for actions: at most `perService` hosts acting on one container name
+/// at a time, and at most `total` actions at once. Waiters are served first come, first served.
+actor ActionSlots {
+    private let perService: Int
+    private let total: Int
+    private var inUse: [String: Int] = [:]
+    private var inUseTotal = 0
+    private var waiters: [(service: String, continuation: CheckedContinuation<Void, Never>)] = []
+
+    init(perService: Int, total: Int) {
+        self.perService = max(perService, 1)
+        self.total = max(total, 1)
+    }
+
+    private func fits(_ service: String) -> Bool { inUse[service, default: 0] < perService && inUseTotal < total }
+
+    /// Waits for a slot for `service`.
+    func acquire(_ service: String) async {
+        if fits(service) && !waiters.contains(where: { $0.service == service }) {
+            take(service)
+            return
+        }
+        await withCheckedContinuation { waiters.append((service, $0)) }
+    }
+
+    func release(_ service: String) {
+        inUse[service, default: 1] -= 1
+        inUseTotal -= 1
+        var i = 0
+        while i < waiters.count {
+            if fits(waiters[i].service) {
+                let waiter = waiters.remove(at: i)
+                take(waiter.service)
+                waiter.continuation.resume()
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    private func take(_ service: String) {
+        inUse[service, default: 0] += 1
+        inUseTotal += 1
+    }
+}
