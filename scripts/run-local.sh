@@ -80,6 +80,10 @@ allocation_heal = 0
 libvirt_suspend_wakeup = 0
 [engine]
 stop_timeout = 10
+[policy]
+# Short for the demo; production keeps the defaults (60 s grace, 10 s first back-off).
+grace_after_start = 10
+backoff_initial = 5
 [logging]
 log_dir = $RUN_DIR/logs
 CONF

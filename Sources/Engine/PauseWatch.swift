@@ -16,12 +16,15 @@ public final class PauseWatch: HealingGate, Sendable {
     /// The newest notice read from the broker, shared with the watcher's thread.
     final class Latest: Sendable {
         let notices = Mutex<[TargetKey?: PauseNotice]>([:])
+        /// Set after the first successful read of the broker's pause queue.
+        let initialized = Mutex(false)
         let logger: Logger
         init(logger: Logger) { self.logger = logger }
 
         /// Keeps the newest notice per target; an empty read (another engine holds the
         /// messages for a moment) changes nothing.
         func update(_ bodies: [[UInt8]]) {
+            defer { initialized.withLock { $0 = true } }
             let read = PauseNotice.newestPerTarget(bodies)
             guard !read.isEmpty else { return }
             let previous = notices.withLock { current -> [TargetKey?: PauseNotice] in
@@ -53,6 +56,13 @@ public final class PauseWatch: HealingGate, Sendable {
     }
 
     public func pauseReason(for target: TargetKey?) async -> String? {
+        // Until the broker's pause state has been read once, act on nothing: an engine that
+        // starts during a maintenance pause must not heal in the seconds before it knows.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !latest.initialized.withLock({ $0 }) {
+            if ContinuousClock.now >= deadline { return "pause state not read from the broker yet" }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         if let pauseFile, FileManager.default.fileExists(atPath: pauseFile) {
             let text = (try? String(contentsOfFile: pauseFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             return "pause_file \(pauseFile) exists\(text.isEmpty ? "" : ": \(text.prefix(200))")"

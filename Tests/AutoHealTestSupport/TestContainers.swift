@@ -61,7 +61,18 @@ public struct TestContainer: Sendable {
     /// Makes the health check fail from now on (until the container restarts).
     public func breakHealth() throws { try DockerCLI.run(["exec", name, "rm", "-f", "/tmp/ok"], host: host) }
     public func kill() throws { try DockerCLI.run(["kill", name], host: host) }
-    public func pause() throws { try DockerCLI.run(["pause", name], host: host) }
+    /// `docker pause`, retried a few times: under load the cgroup freezer sometimes answers
+    /// "unable to freeze" and succeeds a moment later.
+    public func pause() throws {
+        for attempt in 1...5 {
+            do {
+                try DockerCLI.run(["pause", name], host: host)
+                return
+            } catch let error as TestSetupError where error.description.contains("unable to freeze") && attempt < 5 {
+                usleep(300_000)
+            }
+        }
+    }
     public func stop() throws { try DockerCLI.run(["stop", "-t", "5", name], host: host) }
     public func remove() { _ = try? DockerCLI.run(["rm", "-f", name], host: host) }
 

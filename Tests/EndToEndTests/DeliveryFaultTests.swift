@@ -33,6 +33,9 @@ struct DeliveryFaultTests {
             libvirt_suspend_wakeup = 0
             [engine]
             stop_timeout = \(stopTimeout)
+            [policy]
+            grace_after_start = 0
+            backoff_initial = 0
             [logging]
             log_dir = \(directory.appendingPathComponent(logs).path)
             """.write(toFile: path, atomically: true, encoding: .utf8)

@@ -32,6 +32,9 @@ struct HealEndToEndTests {
             libvirt_suspend_wakeup = 0
             [engine]
             stop_timeout = 5
+            [policy]
+            grace_after_start = 0
+            backoff_initial = 0
             [logging]
             log_dir = \(directory.appendingPathComponent("logs").path)
             level = info
