@@ -121,7 +121,7 @@ struct DeliveryFaultTests {
         do {
             let directory = try Self.temp("autoheal-kill9")
             defer { try? FileManager.default.removeItem(at: directory) }
-            // Ignores SIGTERM, so a restart takes the whole stop timeout (3 s): time to kill the engine.
+            // Ignores SIGTERM, so a restart takes the whole stop timeout (10 s): time to kill the engine, even on a loaded machine.
             let stubborn = try TestContainer(
                 name: TestEnvironment.uniqueName("kill9-nova_api"),
                 command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
@@ -131,7 +131,7 @@ struct DeliveryFaultTests {
             try await stubborn.waitFor(health: "unhealthy")
             let firstStart = try stubborn.startedAt
 
-            let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 3)
+            let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 10)
             let first = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let controlLog = directory.appendingPathComponent("logs/engine-control.log")
             let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
@@ -148,7 +148,7 @@ struct DeliveryFaultTests {
             #expect(!Self.read(queueLog).contains("request handled and acked"))
 
             // Docker finishes the restart on its own; the message is still on the broker.
-            try await stubborn.waitFor(health: "healthy")
+            try await stubborn.waitFor(health: "healthy", timeout: .seconds(40))
             let secondStart = try stubborn.startedAt
             #expect(secondStart != firstStart)
 

@@ -54,7 +54,7 @@ struct PauseEndToEndTests {
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
             try await waitUntil("the first sweep") { Self.read(controlLog).contains("sweep finished") }
 
-            let pause = try runProgram("autoheal", ["pause", "--for", "12s", "--reason", "deploy in progress", "--config", config])
+            let pause = try runProgram("autoheal", ["pause", "--for", "30s", "--reason", "deploy in progress", "--config", config])
             #expect(pause.status == 0, "\(pause.output)")
             try await waitUntil("the engine to see the pause") { Self.read(queueLog).contains("healing paused") }
             try container.kill()
@@ -75,7 +75,7 @@ struct PauseEndToEndTests {
             #expect(try container.status == "exited")
 
             // It expires by itself.
-            try await container.waitFor(status: "running", timeout: .seconds(40))
+            try await container.waitFor(status: "running", timeout: .seconds(60))
             #expect(Self.read(controlLog).contains("revived container host=unix:///var/run/docker.sock container=\(container.name)"))
 
             // A pause without end lasts until resume.
