@@ -14,17 +14,20 @@ public struct PauseNotice: Sendable, Equatable, Codable {
     public var at: Date
     /// Only this container on this host (an exclusion); nil pauses all healing.
     public var target: TargetKey?
+    /// An operator's release of the target from quarantine (`autoheal release`), not a pause.
+    public var release: Bool
 
-    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date(), target: TargetKey? = nil) {
+    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date(), target: TargetKey? = nil, release: Bool = false) {
         self.paused = paused
         self.until = until
         self.reason = reason
         self.by = by
         self.at = at
         self.target = target
+        self.release = release
     }
 
-    enum CodingKeys: String, CodingKey { case paused, until, reason, by, at, target }
+    enum CodingKeys: String, CodingKey { case paused, until, reason, by, at, target, release }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -37,6 +40,7 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         self.at = at
         until = try c.decodeIfPresent(String.self, forKey: .until).flatMap(Envelope.parseDate)
         target = try c.decodeIfPresent(TargetKey.self, forKey: .target)
+        release = try c.decodeIfPresent(Bool.self, forKey: .release) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -47,14 +51,25 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         try c.encode(by, forKey: .by)
         try c.encode(Envelope.formatDate(at), forKey: .at)
         try c.encodeIfPresent(target, forKey: .target)
+        if release { try c.encode(true, forKey: .release) }
     }
 
     public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
 
-    /// The newest notice among message bodies for `target` (nil: the whole healer); bodies
-    /// that are not notices are ignored.
+    /// The newest pause notice among message bodies for `target` (nil: the whole healer);
+    /// bodies that are not notices are ignored.
     public static func newest(of bodies: [[UInt8]], target: TargetKey? = nil) -> PauseNotice? {
-        all(bodies).filter { $0.target == target }.max { $0.at < $1.at }
+        all(bodies).filter { $0.target == target && !$0.release }.max { $0.at < $1.at }
+    }
+
+    /// The newest release time per target.
+    public static func releases(_ bodies: [[UInt8]]) -> [TargetKey: Date] {
+        var result: [TargetKey: Date] = [:]
+        for notice in all(bodies) where notice.release {
+            guard let target = notice.target else { continue }
+            result[target] = max(result[target] ?? .distantPast, notice.at)
+        }
+        return result
     }
 
     /// Every readable notice among message bodies.
@@ -62,10 +77,10 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         bodies.compactMap { try? JSONDecoder().decode(PauseNotice.self, from: Data($0)) }
     }
 
-    /// The newest notice per target (nil key: the whole healer).
+    /// The newest pause or exclusion notice per target (nil key: the whole healer); releases are not pauses.
     public static func newestPerTarget(_ bodies: [[UInt8]]) -> [TargetKey?: PauseNotice] {
         var result: [TargetKey?: PauseNotice] = [:]
-        for notice in all(bodies) where result[notice.target].map({ $0.at < notice.at }) ?? true {
+        for notice in all(bodies) where !notice.release && (result[notice.target].map({ $0.at < notice.at }) ?? true) {
             result[notice.target] = notice
         }
         return result

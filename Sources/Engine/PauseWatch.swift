@@ -16,6 +16,7 @@ public final class PauseWatch: HealingGate, Sendable {
     /// The newest notice read from the broker, shared with the watcher's thread.
     final class Latest: Sendable {
         let notices = Mutex<[TargetKey?: PauseNotice]>([:])
+        let releases = Mutex<[TargetKey: Date]>([:])
         /// Set after the first successful read of the broker's pause queue.
         let initialized = Mutex(false)
         let logger: Logger
@@ -25,6 +26,8 @@ public final class PauseWatch: HealingGate, Sendable {
         /// messages for a moment) changes nothing.
         func update(_ bodies: [[UInt8]]) {
             defer { initialized.withLock { $0 = true } }
+            let released = PauseNotice.releases(bodies)
+            releases.withLock { current in current.merge(released) { max($0, $1) } }
             let read = PauseNotice.newestPerTarget(bodies)
             guard !read.isEmpty else { return }
             let previous = notices.withLock { current -> [TargetKey?: PauseNotice] in
@@ -72,6 +75,8 @@ public final class PauseWatch: HealingGate, Sendable {
         if let target, let excluded = notices[target], excluded.isActive() { return excluded.summary }
         return nil
     }
+
+    public func releasedAt(_ target: TargetKey) async -> Date? { latest.releases.withLock { $0[target] } }
 
     public func stop() { watcher.stop() }
 }

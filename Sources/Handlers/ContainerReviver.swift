@@ -111,6 +111,9 @@ public final class ContainerReviver: PayloadHandler {
         log["seen"] = "\(seen.summary)"
         let now = Date()
         let decision = ReviveDecision.decide(seen, rules: rules, now: now)
+        if let released = await gate.releasedAt(target), await state.applyRelease(target, at: released) {
+            logger.notice("released by an operator: budget and quarantine forgotten", metadata: log)
+        }
 
         if seen.isHealthy {
             if await state.clearHold(target) {
@@ -271,6 +274,19 @@ actor ReviverState {
 
     /// True the first time a quarantined target is reported.
     func markReported(_ target: TargetKey) -> Bool { reported.insert(target).inserted }
+
+    private var releasesApplied: [TargetKey: Date] = [:]
+
+    /// Applies an operator's release once: forgets the budget, the report and a rolling hold it caused.
+    func applyRelease(_ target: TargetKey, at: Date) -> Bool {
+        guard releasesApplied[target].map({ $0 < at }) ?? true else { return false }
+        releasesApplied[target] = at
+        let hadState = budget.isQuarantined(target) || reported.contains(target) || holds[target.container]?.target == target
+        budget.release(target)
+        reported.remove(target)
+        if holds[target.container]?.target == target { holds[target.container] = nil }
+        return hadState
+    }
 
     func quarantine(_ target: TargetKey) {
         budget.quarantine(target)

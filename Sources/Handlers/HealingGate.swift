@@ -1,3 +1,4 @@
+import Foundation
 import AutoHealCore
 
 /// Whether the engine may change anything right now, asked before every action.
@@ -8,10 +9,14 @@ public protocol HealingGate: Sendable {
     /// Why nothing may be changed now, or nil. `target` is the container about to be acted
     /// on (an operator may have excluded it for a while).
     func pauseReason(for target: TargetKey?) async -> String?
+
+    /// When an operator last released the target from quarantine (`autoheal release`), if ever.
+    func releasedAt(_ target: TargetKey) async -> Date?
 }
 
-/// Never paused.
+/// Never paused, never released.
 public struct OpenGate: HealingGate {
     public init() {}
     public func pauseReason(for target: TargetKey?) async -> String? { nil }
+    public func releasedAt(_ target: TargetKey) async -> Date? { nil }
 }

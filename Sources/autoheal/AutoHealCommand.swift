@@ -11,7 +11,7 @@ struct AutoHealCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autoheal",
         abstract: "Operate Cloud Auto Heal: check the config, send a payload now, pause and resume healing.",
-        subcommands: [CheckConfig.self, Publish.self, Pause.self, Resume.self, Status.self])
+        subcommands: [CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -161,6 +161,24 @@ struct Resume: AsyncParsableCommand {
         let key = try target.map(parseTarget)
         try await sendPauseNotice(PauseNotice(paused: false, until: nil, reason: "", by: operatorIdentity(), target: key), options: options)
         print(key.map { "\($0) included again" } ?? "healing resumed")
+    }
+}
+
+/// `autoheal release HOST/CONTAINER`: ends a quarantine now.
+struct Release: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Release a quarantined container on a host: the engine forgets its restart budget and acts again.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Argument(help: "HOST/CONTAINER, as in the config (e.g. 10.0.0.11/nova_api).")
+    var target: String
+
+    func run() async throws {
+        let key = try parseTarget(target)
+        try await sendPauseNotice(
+            PauseNotice(paused: false, until: nil, reason: "released", by: operatorIdentity(), target: key, release: true), options: options)
+        print("\(key) released")
     }
 }
 

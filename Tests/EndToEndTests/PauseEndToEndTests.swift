@@ -130,6 +130,33 @@ struct PauseEndToEndTests {
         }
     }
 
+    @Test func aQuarantinedContainerIsReleasedFromTheCLI() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("release") { vhost in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-release"))
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let crasher = try TestContainer(name: TestEnvironment.uniqueName("release-nova_api"), command: "exit 1", healthCheck: false)
+            defer { crasher.remove() }
+            try await crasher.waitFor(status: "exited")
+            let config = try Self.config(directory, vhost: vhost, container: crasher.name, extra: "max_attempts = 2")
+            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("the quarantine", timeout: .seconds(40)) { Self.read(controlLog).contains("container needs a person") }
+            let starts = Self.read(controlLog).components(separatedBy: "revived container").count - 1
+            #expect(starts == 2)
+            let release = try runProgram("autoheal", ["release", "unix:///var/run/docker.sock/\(crasher.name)", "--config", config])
+            #expect(release.status == 0, "\(release.output)")
+            try await waitUntil("the release to be applied and the container started again", timeout: .seconds(30)) {
+                let log = Self.read(controlLog)
+                return log.contains("released by an operator") && log.components(separatedBy: "revived container").count - 1 > starts
+            }
+            #expect(try await monitor.terminate() == 0)
+            #expect(try await engine.terminate() == 0)
+        }
+    }
+
     @Test func pauseFileAndDryRunChangeNothing() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("dryrun") { vhost in
