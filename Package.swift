@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // C: the system libraries and the typed shims over their variadic functions.
@@ -37,8 +38,13 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurlShim"]),
         .target(name: "DockerAPI", dependencies: ["HTTP", "AutoHealCore"]),
 
+        // The decision journal: SQLite through GRDB.
+        .target(
+            name: "Journal",
+            dependencies: ["AutoHealCore", .product(name: "GRDB", package: "GRDB.swift")]),
+
         // Handlers: what each payload does, through the Docker API. Never the broker.
-        .target(name: "Handlers", dependencies: ["DockerAPI", "AutoHealCore"]),
+        .target(name: "Handlers", dependencies: ["DockerAPI", "AutoHealCore", "Journal"]),
 
         // Services.
         .target(name: "Messaging", dependencies: ["AMQP", "AutoHealCore"]),
@@ -69,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "autoheal",
             dependencies: [
-                "Messaging", "DockerAPI",
+                "Messaging", "DockerAPI", "Journal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

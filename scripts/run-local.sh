@@ -80,6 +80,7 @@ allocation_heal = 0
 libvirt_suspend_wakeup = 0
 [engine]
 stop_timeout = 10
+state_dir = $RUN_DIR/state
 [policy]
 # Short for the demo; production keeps the defaults (60 s grace, 10 s first back-off).
 grace_after_start = 10

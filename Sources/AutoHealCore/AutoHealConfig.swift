@@ -60,6 +60,8 @@ public struct AutoHealConfig: Sendable {
         public var stopTimeoutSeconds: Int
         /// Requests handled at once (also the broker prefetch).
         public var concurrency: Int
+        /// Where the decision journal (journal.sqlite) lives.
+        public var stateDirectory: String
     }
 
     /// `[placement]`: how `allocation_heal` runs `nova-manage placement`.
@@ -255,7 +257,8 @@ public struct AutoHealConfig: Sendable {
         // [engine]
         let engine = Engine(
             stopTimeoutSeconds: try r.integer("engine", "stop_timeout", default: 60, range: 0...3600, unit: "whole seconds"),
-            concurrency: try r.integer("engine", "concurrency", default: 8, range: 1...1000, unit: "a count"))
+            concurrency: try r.integer("engine", "concurrency", default: 8, range: 1...1000, unit: "a count"),
+            stateDirectory: r.string("engine", "state_dir", default: "/var/lib/autoheal"))
 
         // [placement]
         let placementContainer = r.string("placement", "container", default: "nova_api")
@@ -367,6 +370,7 @@ public struct AutoHealConfig: Sendable {
             "", "[engine]",
             "stop_timeout = \(engine.stopTimeoutSeconds)",
             "concurrency = \(engine.concurrency)",
+            "state_dir = \(engine.stateDirectory)",
             "", "[placement]",
             "container = \(placement.container)",
             "delete_orphans = \(placement.deleteOrphans)",

@@ -61,6 +61,9 @@ libvirt_suspend_wakeup = 300
 stop_timeout = 60
 # Requests the engine handles at once (also the RabbitMQ prefetch).
 concurrency = 8
+# The decision journal (journal.sqlite): every decision, and the restart budgets, which
+# survive an engine restart. `autoheal history` and `autoheal status` read it.
+state_dir = /var/lib/autoheal
 
 [placement]
 # allocation_heal runs `nova-manage placement audit` / `heal_allocations` by Docker exec

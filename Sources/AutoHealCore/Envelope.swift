@@ -77,7 +77,7 @@ public struct Envelope: Sendable, Equatable, Codable {
     }
 
     /// Reads ISO 8601 times with or without fractional seconds.
-    static func parseDate(_ text: String) -> Date? {
+    public static func parseDate(_ text: String) -> Date? {
         if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
         return try? Date.ISO8601FormatStyle().parse(text)
     }

@@ -40,10 +40,17 @@ public struct RestartBudget: Sendable {
         case quarantined
     }
 
-    private struct Record: Sendable {
-        var actions: [Date] = []
-        var quarantined = false
-        var healthySince: Date? = nil
+    /// What the budget knows about one target; saved and restored by the journal.
+    public struct Record: Sendable, Equatable {
+        public var actions: [Date] = []
+        public var quarantined = false
+        public var healthySince: Date? = nil
+
+        public init(actions: [Date] = [], quarantined: Bool = false, healthySince: Date? = nil) {
+            self.actions = actions
+            self.quarantined = quarantined
+            self.healthySince = healthySince
+        }
     }
 
     public let limits: Limits
@@ -105,4 +112,10 @@ public struct RestartBudget: Sendable {
     public mutating func release(_ target: TargetKey) { records[target] = nil }
 
     public func isQuarantined(_ target: TargetKey) -> Bool { records[target]?.quarantined ?? false }
+
+    /// The target's record, nil when the budget knows nothing about it.
+    public func record(for target: TargetKey) -> Record? { records[target] }
+
+    /// Puts back a record read from the journal.
+    public mutating func restore(_ target: TargetKey, _ record: Record) { records[target] = record }
 }

@@ -1,6 +1,7 @@
 import AutoHealCore
 import DockerAPI
 import Foundation
+import Journal
 import Logging
 
 /// `container_auto_heal`: brings back containers that are down, paused or unhealthy, and
@@ -28,17 +29,19 @@ public final class ContainerReviver: PayloadHandler {
     private let state: ReviverState
     private let rules: ReviveDecision.Rules
     private let slots: ActionSlots
+    private let journal: DecisionJournal?
 
     public init(
         config: AutoHealConfig, docker: DockerHosts, loggers: [Scope: Logger], gate: any HealingGate = OpenGate(),
-        notifier: any Notifier = SilentNotifier()
+        notifier: any Notifier = SilentNotifier(), journal: DecisionJournal? = nil
     ) {
+        self.journal = journal
         self.config = config
         self.docker = docker
         self.loggers = loggers
         self.gate = gate
         self.notifier = notifier
-        self.state = ReviverState(limits: RestartBudget.Limits(config.policy))
+        self.state = ReviverState(limits: RestartBudget.Limits(config.policy), restored: (try? journal?.budgets()) ?? [:])
         self.slots = ActionSlots(perService: config.policy.maxParallelPerService, total: config.policy.maxParallelActions)
         self.rules = ReviveDecision.Rules(
             reviveStopped: config.policy.reviveStopped, graceAfterStart: TimeInterval(config.policy.graceAfterStartSeconds))
@@ -113,13 +116,18 @@ public final class ContainerReviver: PayloadHandler {
         let decision = ReviveDecision.decide(seen, rules: rules, now: now)
         if let released = await gate.releasedAt(target), await state.applyRelease(target, at: released) {
             logger.notice("released by an operator: budget and quarantine forgotten", metadata: log)
+            await saveBudget(target, logger: logger)
+            await note(target, seen: seen.summary, decision: "released", reason: "autoheal release", logger: logger)
         }
 
         if seen.isHealthy {
             if await state.clearHold(target) {
                 logger.notice("service healthy again where the rolling action was held: rolling actions on it resume", metadata: log)
             }
-            if await state.recordHealthy(target, now: now) {
+            let (released, changed) = await state.recordHealthyChanged(target, now: now)
+            if changed { await saveBudget(target, logger: logger) }
+            if released {
+                await note(target, seen: seen.summary, decision: "recovered", reason: "healthy for healthy_reset", logger: logger)
                 logger.notice("quarantined container has been healthy for healthy_reset: released", metadata: log)
                 notifier.notify("Cloud Auto Heal: \(target.container) on \(target.host) is healthy again and released from quarantine.")
             }
@@ -128,6 +136,7 @@ public final class ContainerReviver: PayloadHandler {
             log["action"] = "\(decision.action.rawValue)"
             log["reason"] = "\(decision.reason)"
             if decision.action == .wait || (seen.status == "exited" && decision.action == .none) {
+                await note(target, seen: seen.summary, decision: decision.action == .wait ? "wait" : "left_alone", reason: decision.reason, logger: logger)
                 logger.info("leaving it this round", metadata: log)
                 return HandlerOutcome(checked: 1, skipped: 1)
             }
@@ -140,6 +149,7 @@ public final class ContainerReviver: PayloadHandler {
 
         switch await state.verdict(target, now: now) {
         case .quarantined:
+            await note(target, seen: seen.summary, decision: "quarantined", reason: decision.reason, action: decision.action.rawValue, logger: logger)
             if await state.markReported(target) {
                 logger.error("container needs a person: \(config.policy.maxAttempts) actions within \(config.policy.attemptWindowSeconds)s did not bring it back; quarantined until it is healthy for \(config.policy.healthyResetSeconds)s or released", metadata: log)
                 notifier.notify("Cloud Auto Heal gave up on \(target.container) on \(target.host) (\(seen.summary)): \(config.policy.maxAttempts) actions did not bring it back. It needs a person.")
@@ -148,6 +158,8 @@ public final class ContainerReviver: PayloadHandler {
             }
             return HandlerOutcome(checked: 1, skipped: 1)
         case .backingOff(let until):
+            await note(target, seen: seen.summary, decision: "backing_off", reason: "next action allowed at \(Envelope.formatDate(until))",
+                       action: decision.action.rawValue, logger: logger)
             log["until"] = "\(Envelope.formatDate(until))"
             logger.info("backing off before the next action", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
@@ -155,16 +167,44 @@ public final class ContainerReviver: PayloadHandler {
             log["attempt"] = "\(attempt)/\(config.policy.maxAttempts)"
         }
         if config.policy.dryRun {
+            await note(target, seen: seen.summary, decision: "dry_run", reason: decision.reason, action: decision.action.rawValue, logger: logger)
             logger.notice("dry run: would \(decision.action.rawValue) the container", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
         }
         if let pause = await gate.pauseReason(for: target) {
             log["pause"] = "\(pause)"
+            await note(target, seen: seen.summary, decision: "paused", reason: pause, action: decision.action.rawValue, logger: logger)
             logger.notice("healing paused: would \(decision.action.rawValue) the container", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
         }
 
         return await act(decision, on: target, client: client, log: log, logger: logger)
+    }
+
+    /// Writes a decision to the journal (if there is one); a failing journal is a WARNING, never a reason not to heal.
+    private func note(
+        _ target: TargetKey, seen: String, decision: String, reason: String, action: String = "", result: String = "",
+        duration: Duration? = nil, logger: Logger
+    ) async {
+        guard let journal else { return }
+        let seconds = duration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        do {
+            try await journal.record(JournalEntry(
+                host: target.host, target: target.container, seen: seen, decision: decision, reason: reason, action: action,
+                result: result, duration: seconds))
+        } catch {
+            logger.warning("cannot write the journal", metadata: ["error": "\(error)", "journal": "\(journal.path)"])
+        }
+    }
+
+    /// Saves the target's budget record to the journal after it changed.
+    private func saveBudget(_ target: TargetKey, logger: Logger) async {
+        guard let journal else { return }
+        do {
+            try await journal.saveBudget(target, await state.record(target))
+        } catch {
+            logger.warning("cannot save the restart budget", metadata: ["error": "\(error)", "journal": "\(journal.path)"])
+        }
     }
 
     /// Takes a rolling slot for the service, re-reads the container, acts, and (when other
@@ -205,6 +245,7 @@ public final class ContainerReviver: PayloadHandler {
         }
         let clock = ContinuousClock()
         await state.recordAction(target, now: Date())
+        await saveBudget(target, logger: logger)
         if decision.action == .restart {
             logger.info("restarting container (Docker waits up to stop_timeout for it to stop)",
                         metadata: log.merging(["stop_timeout": "\(config.engine.stopTimeoutSeconds)s"]) { $1 })
@@ -220,11 +261,15 @@ public final class ContainerReviver: PayloadHandler {
             log["result"] = "ok"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             logger.notice("revived container", metadata: log)
+            await note(target, seen: "\(log["seen"] ?? "")", decision: "act", reason: decision.reason, action: decision.action.rawValue,
+                       result: "ok", duration: clock.now - actionStarted, logger: logger)
         } catch {
             log["result"] = "failed"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             log["error"] = "\(error)"
             logger.error("action failed", metadata: log)
+            await note(target, seen: "\(log["seen"] ?? "")", decision: "act", reason: "\(decision.reason); \(error)",
+                       action: decision.action.rawValue, result: "failed", duration: clock.now - actionStarted, logger: logger)
             return HandlerOutcome(checked: 1, failed: 1)
         }
 
@@ -243,6 +288,8 @@ public final class ContainerReviver: PayloadHandler {
         let hold = "\(decision.action.rawValue) of \(service) on \(target.host) did not make it healthy within rolling_wait (\(config.policy.rollingWaitSeconds)s)"
         await state.setHold(target, hold)
         await state.quarantine(target)
+        await saveBudget(target, logger: logger)
+        await note(target, seen: "\(log["seen"] ?? "")", decision: "held", reason: hold, action: decision.action.rawValue, result: "ok", logger: logger)
         logger.error("rolling action did not help: not acting on \(service) on the other hosts; it needs a person", metadata: log)
         notifier.notify("Cloud Auto Heal stopped rolling actions on \(service): \(hold). It is unhealthy on several hosts; it needs a person.")
         return HandlerOutcome(checked: 1, acted: 1)
@@ -256,7 +303,23 @@ actor ReviverState {
     private var inFlight: Set<TargetKey> = []
     private var reported: Set<TargetKey> = []
 
-    init(limits: RestartBudget.Limits) { budget = RestartBudget(limits: limits) }
+    init(limits: RestartBudget.Limits, restored: [TargetKey: RestartBudget.Record] = [:]) {
+        budget = RestartBudget(limits: limits)
+        for (target, record) in restored {
+            budget.restore(target, record)
+            // A quarantine read back from the journal was reported before the restart.
+            if record.quarantined { reported.insert(target) }
+        }
+    }
+
+    func record(_ target: TargetKey) -> RestartBudget.Record? { budget.record(for: target) }
+
+    /// ``recordHealthy(_:now:)``, also saying whether the record changed (to save it).
+    func recordHealthyChanged(_ target: TargetKey, now: Date) -> (released: Bool, changed: Bool) {
+        let before = budget.record(for: target)
+        let released = recordHealthy(target, now: now)
+        return (released, budget.record(for: target) != before)
+    }
 
     /// Takes the target for this request; false if another request is working on it.
     func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }

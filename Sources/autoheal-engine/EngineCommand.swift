@@ -4,6 +4,7 @@ import DockerAPI
 import Engine
 import HTTP
 import Handlers
+import Journal
 import Logging
 import Messaging
 import ServiceLifecycle
@@ -37,9 +38,18 @@ struct EngineCommand: AsyncParsableCommand {
         let notifier: any Notifier = config.notify.webhookURL.map {
             WebhookNotifier(url: $0, http: http, logger: queueLogger)
         } ?? SilentNotifier()
+        var journal: DecisionJournal? = nil
+        do {
+            journal = try DecisionJournal(directory: config.engine.stateDirectory)
+            queueLogger.info("decision journal open", metadata: ["journal": "\(journal!.path)"])
+        } catch {
+            queueLogger.error("cannot open the decision journal; healing goes on without it (budgets will not survive a restart)",
+                              metadata: ["state_dir": "\(config.engine.stateDirectory)", "error": "\(error)"])
+        }
         if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
         let handlers = HandlerTable(
-            containerAutoHeal: ContainerReviver(config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier),
+            containerAutoHeal: ContainerReviver(
+                config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier, journal: journal),
             allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
             libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(

@@ -3,6 +3,7 @@ import AutoHealCore
 import Foundation
 import Logging
 import AMQP
+import Journal
 import Messaging
 
 /// autoheal: the operator's tool.
@@ -11,7 +12,7 @@ struct AutoHealCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autoheal",
         abstract: "Operate Cloud Auto Heal: check the config, send a payload now, pause and resume healing.",
-        subcommands: [CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self])
+        subcommands: [CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self, History.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -222,5 +223,74 @@ struct Status: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if config.policy.dryRun { print("dry_run = true in \(config.path)") }
+        // The journal of the engine on this host, if there is one.
+        let journalPath = (config.engine.stateDirectory as NSString).appendingPathComponent("journal.sqlite")
+        guard FileManager.default.fileExists(atPath: journalPath), let journal = try? DecisionJournal(directory: config.engine.stateDirectory)
+        else {
+            print("no decision journal at \(journalPath) (run status on a host with an engine)")
+            return
+        }
+        var restored = RestartBudget(limits: RestartBudget.Limits(config.policy))
+        let records = (try? journal.budgets()) ?? [:]
+        for (target, record) in records { restored.restore(target, record) }
+        let now = Date()
+        for target in records.keys.sorted(by: { $0.description < $1.description }) {
+            switch restored.verdict(for: target, now: now) {
+            case .quarantined: print("quarantined: \(target) (release with: autoheal release \(target))")
+            case .backingOff(let until): print("backing off: \(target), next action allowed at \(Envelope.formatDate(until))")
+            case .allowed(let attempt): print("watched: \(target), next action would be attempt \(attempt)")
+            }
+        }
+        if let last = try? journal.history(limit: 1).last {
+            print("last decision: \(Envelope.formatDate(last.time)) \(last.host)/\(last.target) \(last.decision)")
+        }
+    }
+}
+
+/// `autoheal history [--host H] [--container C] [--since T]`: the engine's decisions on this host.
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the decisions of the engine on this host (from its journal in [engine] state_dir).")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Only this host (as in the config).")
+    var host: String?
+
+    @Option(help: "Only this container (or domain:UUID).")
+    var container: String?
+
+    @Option(help: "Only since: a duration back (30m, 2h, 1d) or an ISO 8601 time.")
+    var since: String?
+
+    @Option(help: "At most this many lines (the newest).")
+    var limit: Int = 200
+
+    func run() async throws {
+        let config = ProgramSupport.loadConfigOrExit(options.config)
+        var from: Date? = nil
+        if let since {
+            if let seconds = DurationText.seconds(since) {
+                from = Date().addingTimeInterval(-TimeInterval(seconds))
+            } else if let date = Envelope.parseDate(since) {
+                from = date
+            } else {
+                throw ValidationError("--since takes a duration (30m, 2h, 1d) or an ISO 8601 time; got \"\(since)\"")
+            }
+        }
+        let journalPath = (config.engine.stateDirectory as NSString).appendingPathComponent("journal.sqlite")
+        guard FileManager.default.fileExists(atPath: journalPath) else {
+            LogFile.standardError.write(line: "error: no decision journal at \(journalPath); run history on a host with an engine")
+            throw ExitCode(1)
+        }
+        let journal = try DecisionJournal(directory: config.engine.stateDirectory)
+        for entry in try journal.history(host: host, target: container, since: from, limit: limit) {
+            var line = "\(Envelope.formatDate(entry.time)) \(entry.host)/\(entry.target) seen=\(entry.seen) decision=\(entry.decision)"
+            if !entry.action.isEmpty { line += " action=\(entry.action)" }
+            if !entry.result.isEmpty { line += " result=\(entry.result)" }
+            if let d = entry.duration { line += " duration=\(String(format: "%.3f", d))s" }
+            line += " reason=\"\(entry.reason)\""
+            print(line)
+        }
     }
 }

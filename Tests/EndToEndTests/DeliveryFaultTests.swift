@@ -33,6 +33,7 @@ struct DeliveryFaultTests {
             libvirt_suspend_wakeup = 0
             [engine]
             stop_timeout = \(stopTimeout)
+            state_dir = \(directory.appendingPathComponent(logs + "-state").path)
             [policy]
             grace_after_start = 0
             backoff_initial = 0

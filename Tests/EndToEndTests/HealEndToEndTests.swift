@@ -32,6 +32,7 @@ struct HealEndToEndTests {
             libvirt_suspend_wakeup = 0
             [engine]
             stop_timeout = 5
+            state_dir = \(directory.appendingPathComponent("state").path)
             [policy]
             grace_after_start = 0
             backoff_initial = 0

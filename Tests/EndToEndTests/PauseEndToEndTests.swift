@@ -25,6 +25,7 @@ struct PauseEndToEndTests {
             libvirt_suspend_wakeup = 0
             [engine]
             stop_timeout = 5
+            state_dir = \(directory.appendingPathComponent("state").path)
             [policy]
             grace_after_start = 0
             backoff_initial = 0
@@ -146,6 +147,21 @@ struct PauseEndToEndTests {
             try await waitUntil("the quarantine", timeout: .seconds(40)) { Self.read(controlLog).contains("container needs a person") }
             let starts = Self.read(controlLog).components(separatedBy: "revived container").count - 1
             #expect(starts == 2)
+
+            // The budget is in the journal: a restarted engine keeps the container quarantined.
+            #expect(try await engine.terminate() == 0)
+            let stillBefore = Self.read(controlLog).components(separatedBy: "still quarantined").count
+            let restarted = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("three sweeps of the restarted engine") {
+                Self.read(controlLog).components(separatedBy: "still quarantined").count >= stillBefore + 3
+            }
+            #expect(Self.read(controlLog).components(separatedBy: "revived container").count - 1 == starts)
+            let history = try runProgram("autoheal", ["history", "--container", crasher.name, "--config", config])
+            #expect(history.status == 0)
+            #expect(history.output.components(separatedBy: "decision=act action=start result=ok").count - 1 == 2)
+            #expect(history.output.contains("decision=quarantined"))
+            let status = try runProgram("autoheal", ["status", "--config", config])
+            #expect(status.output.contains("quarantined: unix:///var/run/docker.sock/\(crasher.name)"))
             let release = try runProgram("autoheal", ["release", "unix:///var/run/docker.sock/\(crasher.name)", "--config", config])
             #expect(release.status == 0, "\(release.output)")
             try await waitUntil("the release to be applied and the container started again", timeout: .seconds(30)) {
@@ -153,7 +169,7 @@ struct PauseEndToEndTests {
                 return log.contains("released by an operator") && log.components(separatedBy: "revived container").count - 1 > starts
             }
             #expect(try await monitor.terminate() == 0)
-            #expect(try await engine.terminate() == 0)
+            #expect(try await restarted.terminate() == 0)
         }
     }
 

@@ -1,0 +1,137 @@
+import AutoHealCore
+import Foundation
+import GRDB
+
+/// One decision of the engine about one target, as the journal keeps it.
+public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "decision"
+
+    public var id: Int64?
+    public var time: Date
+    public var host: String
+    /// A container name, or `domain:<uuid>` for a libvirt domain.
+    public var target: String
+    public var seen: String
+    /// What was decided: act, wait, backing_off, quarantined, held, paused, dry_run, released, recovered.
+    public var decision: String
+    public var reason: String
+    /// The action taken or that would have been taken (restart, start, unpause, resume…), or "".
+    public var action: String
+    /// ok, failed, or "" when nothing was done.
+    public var result: String
+    /// Seconds the action took, when one was taken.
+    public var duration: Double?
+
+    public init(
+        time: Date = Date(), host: String, target: String, seen: String, decision: String, reason: String, action: String = "",
+        result: String = "", duration: Double? = nil
+    ) {
+        self.time = time
+        self.host = host
+        self.target = target
+        self.seen = seen
+        self.decision = decision
+        self.reason = reason
+        self.action = action
+        self.result = result
+        self.duration = duration
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// The engine's journal in SQLite (`state_dir/journal.sqlite`): every decision that was not
+/// "nothing to do", and the restart budget of every target, so budgets and quarantines
+/// survive an engine restart. `autoheal history` and `autoheal status` read it.
+public final class DecisionJournal: Sendable {
+    private let db: DatabaseQueue
+    public let path: String
+    /// Decisions older than this are deleted when the journal opens.
+    public static let retention: TimeInterval = 30 * 86_400
+
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = (directory as NSString).appendingPathComponent("journal.sqlite")
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        db = try DatabaseQueue(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "decision") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull().indexed()
+                t.column("host", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("seen", .text).notNull()
+                t.column("decision", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("result", .text).notNull()
+                t.column("duration", .double)
+            }
+            try db.create(table: "budget") { t in
+                t.column("host", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("actions", .text).notNull()  // JSON array of epoch seconds
+                t.column("quarantined", .boolean).notNull()
+                t.column("healthySince", .double)
+                t.primaryKey(["host", "target"])
+            }
+        }
+        try migrator.migrate(db)
+        let cutoff = Date().addingTimeInterval(-Self.retention)
+        _ = try db.write { db in try JournalEntry.filter(Column("time") < cutoff).deleteAll(db) }
+    }
+
+    public func record(_ entry: JournalEntry) async throws {
+        try await db.write { db in
+            var row = entry
+            try row.insert(db)
+        }
+    }
+
+    /// Decisions, newest last, filtered by host, target and time.
+    public func history(host: String? = nil, target: String? = nil, since: Date? = nil, limit: Int = 1000) throws -> [JournalEntry] {
+        try db.read { db in
+            var request = JournalEntry.all()
+            if let host { request = request.filter(Column("host") == host) }
+            if let target { request = request.filter(Column("target") == target) }
+            if let since { request = request.filter(Column("time") >= since) }
+            let newest = try request.order(Column("time").desc, Column("id").desc).limit(limit).fetchAll(db)
+            return newest.reversed()
+        }
+    }
+
+    /// Saves (or with nil, forgets) the budget record of a target.
+    public func saveBudget(_ target: TargetKey, _ record: RestartBudget.Record?) async throws {
+        try await db.write { db in
+            guard let record else {
+                try db.execute(sql: "DELETE FROM budget WHERE host = ? AND target = ?", arguments: [target.host, target.container])
+                return
+            }
+            let actions = String(decoding: try JSONEncoder().encode(record.actions.map(\.timeIntervalSince1970)), as: UTF8.self)
+            try db.execute(
+                sql: """
+                    INSERT INTO budget (host, target, actions, quarantined, healthySince) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(host, target) DO UPDATE SET actions = excluded.actions, quarantined = excluded.quarantined,
+                    healthySince = excluded.healthySince
+                    """,
+                arguments: [target.host, target.container, actions, record.quarantined, record.healthySince?.timeIntervalSince1970])
+        }
+    }
+
+    /// Every saved budget record.
+    public func budgets() throws -> [TargetKey: RestartBudget.Record] {
+        try db.read { db in
+            var result: [TargetKey: RestartBudget.Record] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT host, target, actions, quarantined, healthySince FROM budget") {
+                let times = (try? JSONDecoder().decode([Double].self, from: Data((row["actions"] as String).utf8))) ?? []
+                let healthy: Double? = row["healthySince"]
+                result[TargetKey(host: row["host"], container: row["target"])] = RestartBudget.Record(
+                    actions: times.map(Date.init(timeIntervalSince1970:)), quarantined: row["quarantined"],
+                    healthySince: healthy.map(Date.init(timeIntervalSince1970:)))
+            }
+            return result
+        }
+    }
+}
