@@ -34,7 +34,7 @@ install_packages() {
 
 # The libraries the package builds against and the services its tests use.
 install_base() {
-  install_packages pkg-config ca-certificates curl librabbitmq-dev libcurl4-openssl-dev \
+  install_packages pkg-config ca-certificates curl librabbitmq-dev libcurl4-openssl-dev libsqlite3-dev python3 \
     rabbitmq-server docker.io busybox-static iproute2 procps
 }
 
