@@ -19,6 +19,9 @@ public enum Topology {
     /// without consuming it. Published to through the default exchange.
     public static let pauseQueue = "cloud-auto-heal.pause"
 
+    /// Holds the newest restart budgets of the acting engine (see ``BudgetSnapshot``).
+    public static let budgetQueue = "cloud-auto-heal.budget"
+
     /// The scope whose queue has this name, if any.
     public static func scope(ofQueue name: String) -> Scope? {
         Scope.allCases.first { queue(for: $0) == name }

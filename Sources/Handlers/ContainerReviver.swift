@@ -30,12 +30,15 @@ public final class ContainerReviver: PayloadHandler {
     private let rules: ReviveDecision.Rules
     private let slots: ActionSlots
     private let journal: DecisionJournal?
+    private let share: (any BudgetShare)?
+    private let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
 
     public init(
         config: AutoHealConfig, docker: DockerHosts, loggers: [Scope: Logger], gate: any HealingGate = OpenGate(),
-        notifier: any Notifier = SilentNotifier(), journal: DecisionJournal? = nil
+        notifier: any Notifier = SilentNotifier(), journal: DecisionJournal? = nil, share: (any BudgetShare)? = nil
     ) {
         self.journal = journal
+        self.share = share
         self.config = config
         self.docker = docker
         self.loggers = loggers
@@ -97,6 +100,11 @@ public final class ContainerReviver: PayloadHandler {
     /// ``revive(_:logger:)`` for a target this request has claimed.
     private func reviveClaimed(_ target: TargetKey, client: DockerClient, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome {
         var log = log
+        // Budgets left by another engine (the one that acted before this one took over) win if newer.
+        if let snapshot = await share?.latest(), snapshot.by != identity, await state.adopt(snapshot) {
+            logger.notice("restart budgets taken over from another engine",
+                          metadata: ["from": "\(snapshot.by)", "targets": "\(snapshot.entries.count)", "at": "\(Envelope.formatDate(snapshot.at))"])
+        }
         let clock = ContinuousClock()
         let started = clock.now
         let seen: ContainerObservation
@@ -197,8 +205,13 @@ public final class ContainerReviver: PayloadHandler {
         }
     }
 
-    /// Saves the target's budget record to the journal after it changed.
+    /// Saves the target's budget record to the journal after it changed, and leaves all
+    /// budgets on the broker for the other engines.
     private func saveBudget(_ target: TargetKey, logger: Logger) async {
+        if let share {
+            let (records, at) = await state.markChanged()
+            share.publish(BudgetSnapshot(at: at, by: identity, records: records))
+        }
         guard let journal else { return }
         do {
             try await journal.saveBudget(target, await state.record(target))
@@ -307,12 +320,39 @@ actor ReviverState {
         budget = RestartBudget(limits: limits)
         for (target, record) in restored {
             budget.restore(target, record)
+            known.insert(target)
             // A quarantine read back from the journal was reported before the restart.
             if record.quarantined { reported.insert(target) }
         }
     }
 
     func record(_ target: TargetKey) -> RestartBudget.Record? { budget.record(for: target) }
+
+    /// When this engine's budgets last changed (or were adopted).
+    private var lastChange = Date.distantPast
+    private var known: Set<TargetKey> = []
+
+    /// Notes a change now; returns every record, for a snapshot.
+    func markChanged() -> ([TargetKey: RestartBudget.Record], Date) {
+        lastChange = Date()
+        var records: [TargetKey: RestartBudget.Record] = [:]
+        for target in known { if let r = budget.record(for: target) { records[target] = r } }
+        return (records, lastChange)
+    }
+
+    /// Adopts another engine's snapshot if it is newer than this engine's last change.
+    func adopt(_ snapshot: BudgetSnapshot) -> Bool {
+        guard snapshot.at > lastChange else { return false }
+        lastChange = snapshot.at
+        for target in known { budget.release(target) }
+        known = []
+        for (target, record) in snapshot.records {
+            budget.restore(target, record)
+            known.insert(target)
+            if record.quarantined { reported.insert(target) }
+        }
+        return true
+    }
 
     /// ``recordHealthy(_:now:)``, also saying whether the record changed (to save it).
     func recordHealthyChanged(_ target: TargetKey, now: Date) -> (released: Bool, changed: Bool) {
@@ -325,7 +365,10 @@ actor ReviverState {
     func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }
     func release(_ target: TargetKey) { inFlight.remove(target) }
     func verdict(_ target: TargetKey, now: Date) -> RestartBudget.Verdict { budget.verdict(for: target, now: now) }
-    func recordAction(_ target: TargetKey, now: Date) { budget.recordAction(target, now: now) }
+    func recordAction(_ target: TargetKey, now: Date) {
+        known.insert(target)
+        budget.recordAction(target, now: now)
+    }
     func recordUnhealthy(_ target: TargetKey) { budget.recordUnhealthy(target) }
 
     /// True when this ended a quarantine.
@@ -352,6 +395,7 @@ actor ReviverState {
     }
 
     func quarantine(_ target: TargetKey) {
+        known.insert(target)
         budget.quarantine(target)
         reported.insert(target)
     }

@@ -40,5 +40,12 @@ public final class HealRequestPublisher: Sendable {
             timeout: timeout)
     }
 
+    /// Leaves the acting engine's restart budgets on the broker for the other engines.
+    public func publishBudgets(_ snapshot: BudgetSnapshot, timeout: Duration = .seconds(15)) async throws(AMQPError) {
+        try await publisher.publish(
+            AMQPMessage(exchange: "", routingKey: Topology.budgetQueue, body: snapshot.encoded(), contentType: "application/json"),
+            timeout: timeout)
+    }
+
     public func shutdown() async { await publisher.shutdown() }
 }

@@ -26,6 +26,7 @@ public enum HealTopology {
         topology.queues.append(.init(name: Topology.deadLetterQueue, queueType: typeArgument, maxLength: deadLetterLimit))
         topology.bindings.append(.init(queue: Topology.deadLetterQueue, exchange: Topology.deadLetterExchange, routingKey: ""))
         topology.queues.append(.init(name: Topology.pauseQueue, queueType: typeArgument, maxLength: 100))
+        topology.queues.append(.init(name: Topology.budgetQueue, queueType: typeArgument, maxLength: 4))
         topology.conflictAdvice = """
             A queue already exists with other arguments than [rabbitmq] queue_type = \(queueType) and \
             single_active_consumer = \(singleActiveConsumer) ask for (queues made by the old healer have none). \

@@ -38,6 +38,7 @@ struct EngineCommand: AsyncParsableCommand {
         let notifier: any Notifier = config.notify.webhookURL.map {
             WebhookNotifier(url: $0, http: http, logger: queueLogger)
         } ?? SilentNotifier()
+        let budgets = BrokerBudgetShare(settings: settings, topology: topology, logger: queueLogger)
         var journal: DecisionJournal? = nil
         do {
             journal = try DecisionJournal(directory: config.engine.stateDirectory)
@@ -49,7 +50,8 @@ struct EngineCommand: AsyncParsableCommand {
         if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
         let handlers = HandlerTable(
             containerAutoHeal: ContainerReviver(
-                config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier, journal: journal),
+                config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier, journal: journal,
+                share: budgets),
             allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
             libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
@@ -59,6 +61,7 @@ struct EngineCommand: AsyncParsableCommand {
                 services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
         try await group.run()
         pause.stop()
+        await budgets.stop()
         http.shutdown()
     }
 }

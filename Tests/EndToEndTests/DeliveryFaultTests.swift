@@ -246,6 +246,51 @@ struct DeliveryFaultTests {
         }
     }
 
+    @Test func anEngineThatTakesOverKeepsTheQuarantineOfTheOne() async throws {
+        try await TestEnvironment.requireDocker()
+        try await RabbitAdmin.withVhost("budgets") { vhost in try await Self.budgetTakeover(vhost: vhost) }
+    }
+
+    static func budgetTakeover(vhost: String) async throws {
+        let directory = try Self.temp("autoheal-budgets")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let crasher = try TestContainer(name: TestEnvironment.uniqueName("budget-nova_api"), command: "exit 1", healthCheck: false)
+        defer { crasher.remove() }
+        try await crasher.waitFor(status: "exited")
+        func config(_ name: String, logs: String) throws -> String {
+            let path = try Self.config(
+                in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [crasher.name], schedule: 1, name: name, logs: logs)
+            let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+                of: "[policy]\n", with: "[policy]\nmax_attempts = 2\n")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let configA = try config("a.conf", logs: "logs-a")
+        let configB = try config("b.conf", logs: "logs-b")
+        let controlA = directory.appendingPathComponent("logs-a/engine-control.log")
+        let controlB = directory.appendingPathComponent("logs-b/engine-control.log")
+        let queueB = directory.appendingPathComponent("logs-b/engine-queue.log")
+        let engineA = try DaemonProcess("autoheal-engine", arguments: ["--config", configA], outputDirectory: directory)
+        try await waitUntil("engine A to consume") { Self.read(directory.appendingPathComponent("logs-a/engine-queue.log")).contains("consuming") }
+        let engineB = try DaemonProcess("autoheal-engine", arguments: ["--config", configB], outputDirectory: directory)
+        try await waitUntil("engine B to consume") { Self.read(queueB).contains("consuming") }
+        let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", configA], outputDirectory: directory)
+
+        try await waitUntil("engine A to quarantine the crasher", timeout: .seconds(40)) {
+            Self.read(controlA).contains("container needs a person")
+        }
+        let starts = try crasher.inspect("{{.State.StartedAt}}")
+        engineA.signal(SIGKILL)
+        try await waitUntil("engine B to take over and see the crasher quarantined", timeout: .seconds(40)) {
+            Self.read(controlB).components(separatedBy: "still quarantined").count > 3
+        }
+        #expect(Self.read(controlB).contains("restart budgets taken over from another engine"))
+        #expect(!Self.read(controlB).contains("revived container"))
+        #expect(try crasher.inspect("{{.State.StartedAt}}") == starts)
+        #expect(try await monitor.terminate() == 0)
+        #expect(try await engineB.terminate() == 0)
+    }
+
     @Test func anEngineThatWasDownRunsAtMostOneSweepPerPayloadAndScope() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("backlog") { vhost in

@@ -1,0 +1,60 @@
+import AMQP
+import AutoHealCore
+import Handlers
+import Logging
+import Messaging
+import Synchronization
+
+/// Restart budgets shared through the broker: the acting engine publishes a
+/// ``BudgetSnapshot`` after each change to `cloud-auto-heal.budget` (which keeps the last
+/// few), and every engine reads the newest one every `interval`. With one active engine at a
+/// time (single active consumer), the standby always holds the active one's budgets, and
+/// continues with them when it takes over.
+public final class BrokerBudgetShare: BudgetShare, Sendable {
+    final class Newest: Sendable {
+        let snapshot = Mutex<BudgetSnapshot?>(nil)
+        func update(_ bodies: [[UInt8]]) {
+            guard let newest = BudgetSnapshot.newest(of: bodies) else { return }
+            snapshot.withLock { current in
+                if current.map({ $0.at < newest.at }) ?? true { current = newest }
+            }
+        }
+    }
+
+    private let newest: Newest
+    private let watcher: AMQPQueueWatcher
+    private let publisher: HealRequestPublisher
+    private let logger: Logger
+
+    public init(settings: AMQPSettings, topology: AMQPTopology, interval: Duration = .seconds(2), logger: Logger) {
+        let newest = Newest()
+        self.newest = newest
+        self.logger = logger
+        publisher = HealRequestPublisher(settings: settings, topology: topology, maxBacklog: 10, logger: logger)
+        watcher = AMQPQueueWatcher(settings: settings, topology: topology, queue: Topology.budgetQueue, interval: interval, logger: logger) {
+            newest.update($0)
+        }
+    }
+
+    public func publish(_ snapshot: BudgetSnapshot) {
+        newest.snapshot.withLock { current in
+            if current.map({ $0.at < snapshot.at }) ?? true { current = snapshot }
+        }
+        let publisher = self.publisher, logger = self.logger
+        Task {
+            do {
+                try await publisher.publishBudgets(snapshot)
+            } catch {
+                logger.warning("cannot leave the restart budgets on the broker; another engine taking over would not see them",
+                               metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    public func latest() async -> BudgetSnapshot? { newest.snapshot.withLock { $0 } }
+
+    public func stop() async {
+        watcher.stop()
+        await publisher.shutdown()
+    }
+}
