@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Messaging", "Handlers", "DockerAPI",
+                "Messaging", "Handlers", "DockerAPI", "Journal",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(

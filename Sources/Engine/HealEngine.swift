@@ -2,6 +2,7 @@ import AMQP
 import AutoHealCore
 import Foundation
 import Handlers
+import Journal
 import Logging
 import Messaging
 import ServiceLifecycle
@@ -21,12 +22,17 @@ public struct HealEngine: Service {
     private let topology: AMQPTopology
     private let handlers: HandlerTable
     private let ledger = RequestLedger()
+    private let journal: DecisionJournal?
     private let concurrency: Int
     private let logger: Logger
 
     /// - Parameters:
     ///   - logger: the queue area's logger (`engine.queue`).
-    public init(settings: AMQPSettings, topology: AMQPTopology, handlers: HandlerTable, concurrency: Int, logger: Logger) {
+    public init(
+        settings: AMQPSettings, topology: AMQPTopology, handlers: HandlerTable, concurrency: Int, journal: DecisionJournal? = nil,
+        logger: Logger
+    ) {
+        self.journal = journal
         self.settings = settings
         self.topology = topology
         self.handlers = handlers
@@ -110,6 +116,12 @@ public struct HealEngine: Service {
         let outcome = await handlers.handler(for: request.payload).handle(request)
         await ledger.markHandled(request)
         consumer.ack(delivery)
+        if let journal {
+            let elapsed = clock.now - started
+            try? await journal.recordRun(
+                payload: request.payload.rawValue, scope: request.scope.rawValue, outcome: outcome.description,
+                duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
         log["duration"] = "\((clock.now - started).logDescription)"
         log["outcome"] = "\(outcome)"
         logger.info("request handled and acked", metadata: log)

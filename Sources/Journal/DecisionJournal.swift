@@ -78,6 +78,16 @@ public final class DecisionJournal: Sendable {
                 t.primaryKey(["host", "target"])
             }
         }
+        migrator.registerMigration("v2-runs") { db in
+            try db.create(table: "run") { t in
+                t.column("payload", .text).notNull()
+                t.column("scope", .text).notNull()
+                t.column("time", .datetime).notNull()
+                t.column("outcome", .text).notNull()
+                t.column("duration", .double).notNull()
+                t.primaryKey(["payload", "scope"])
+            }
+        }
         try migrator.migrate(db)
         let cutoff = Date().addingTimeInterval(-Self.retention)
         _ = try db.write { db in try JournalEntry.filter(Column("time") < cutoff).deleteAll(db) }
@@ -99,6 +109,27 @@ public final class DecisionJournal: Sendable {
             if let since { request = request.filter(Column("time") >= since) }
             let newest = try request.order(Column("time").desc, Column("id").desc).limit(limit).fetchAll(db)
             return newest.reversed()
+        }
+    }
+
+    /// Records that a request of `payload` for `scope` was handled (the last run of each is kept).
+    public func recordRun(payload: String, scope: String, outcome: String, duration: Double, time: Date = Date()) async throws {
+        try await db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO run (payload, scope, time, outcome, duration) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(payload, scope) DO UPDATE SET time = excluded.time, outcome = excluded.outcome, duration = excluded.duration
+                    """,
+                arguments: [payload, scope, time, outcome, duration])
+        }
+    }
+
+    /// The last run of each payload and scope.
+    public func lastRuns() throws -> [(payload: String, scope: String, time: Date, outcome: String, duration: Double)] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT payload, scope, time, outcome, duration FROM run ORDER BY payload, scope").map {
+                ($0["payload"], $0["scope"], $0["time"], $0["outcome"], $0["duration"])
+            }
         }
     }
 

@@ -55,7 +55,8 @@ struct EngineCommand: AsyncParsableCommand {
             allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
             libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
-            settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, logger: queueLogger)
+            settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, journal: journal,
+            logger: queueLogger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))

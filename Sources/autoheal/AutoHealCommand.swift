@@ -241,6 +241,9 @@ struct Status: AsyncParsableCommand {
             case .allowed(let attempt): print("watched: \(target), next action would be attempt \(attempt)")
             }
         }
+        for run in (try? journal.lastRuns()) ?? [] {
+            print("last run: \(run.payload) \(run.scope) at \(Envelope.formatDate(run.time)) (\(run.outcome), \(String(format: "%.3f", run.duration))s)")
+        }
         if let last = try? journal.history(limit: 1).last {
             print("last decision: \(Envelope.formatDate(last.time)) \(last.host)/\(last.target) \(last.decision)")
         }

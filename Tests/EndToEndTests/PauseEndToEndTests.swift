@@ -162,6 +162,7 @@ struct PauseEndToEndTests {
             #expect(history.output.contains("decision=quarantined"))
             let status = try runProgram("autoheal", ["status", "--config", config])
             #expect(status.output.contains("quarantined: unix:///var/run/docker.sock/\(crasher.name)"))
+            #expect(status.output.contains("last run: container_auto_heal control at "))
             let release = try runProgram("autoheal", ["release", "unix:///var/run/docker.sock/\(crasher.name)", "--config", config])
             #expect(release.status == 0, "\(release.output)")
             try await waitUntil("the release to be applied and the container started again", timeout: .seconds(30)) {
