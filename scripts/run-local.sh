@@ -92,8 +92,10 @@ chmod 600 "$RUN_DIR/auto_heal.conf"
 "$BIN/autoheal" check-config --config "$RUN_DIR/auto_heal.conf" >/dev/null
 
 stop_daemons
-# A demo starts with fresh restart budgets (a real engine keeps its journal across restarts).
+# A demo starts with fresh restart budgets (a real engine keeps them in its journal and on
+# the broker across restarts).
 rm -rf "$RUN_DIR/state"
+rabbitmqctl -q purge_queue cloud-auto-heal.budget >/dev/null 2>&1 || true
 for d in autoheal-engine autoheal-monitor; do
   setsid nohup "$BIN/$d" --config "$RUN_DIR/auto_heal.conf" >"$RUN_DIR/$d.out" 2>&1 < /dev/null &
   echo $! > "$RUN_DIR/$d.pid"
