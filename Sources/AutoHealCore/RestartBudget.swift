@@ -116,6 +116,9 @@ public struct RestartBudget: Sendable {
     /// The target's record, nil when the budget knows nothing about it.
     public func record(for target: TargetKey) -> Record? { records[target] }
 
+    /// Every target the budget knows about, with its record.
+    public var allRecords: [TargetKey: Record] { records }
+
     /// Puts back a record read from the journal.
     public mutating func restore(_ target: TargetKey, _ record: Record) { records[target] = record }
 }

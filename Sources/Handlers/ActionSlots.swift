@@ -14,13 +14,14 @@ actor ActionSlots {
 
     private func fits(_ service: String) -> Bool { inUse[service, default: 0] < perService && inUseTotal < total }
 
-    /// Waits for a slot for `service`.
-    func acquire(_ service: String) async {
+    /// Waits for a slot for `service`; returns true if it had to wait.
+    func acquire(_ service: String) async -> Bool {
         if fits(service) && !waiters.contains(where: { $0.service == service }) {
             take(service)
-            return
+            return false
         }
         await withCheckedContinuation { waiters.append((service, $0)) }
+        return true
     }
 
     func release(_ service: String) {

@@ -220,35 +220,40 @@ public final class ContainerReviver: PayloadHandler {
         }
     }
 
-    /// Takes a rolling slot for the service, re-reads the container, acts, and (when other
-    /// hosts wait for the same service) keeps the slot until it is healthy again.
+    /// Takes a rolling slot for the service, re-reads the container if it had to wait for
+    /// the slot, acts, and (when other hosts wait for the same service) keeps the slot until
+    /// it is healthy again. A held service is checked before and after the wait.
     private func act(_ decision: ReviveDecision, on target: TargetKey, client: DockerClient, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome {
-        var log = log
         let service = target.container
-        if let hold = await state.hold(service) {
-            log["hold"] = "\(hold)"
-            logger.warning("rolling held for this service: not acting (needs a person)", metadata: log)
-            return HandlerOutcome(checked: 1, skipped: 1)
-        }
+        if let held = await heldOutcome(service, log: log, logger: logger) { return held }
         await state.addPending(service)
-        await slots.acquire(service)
+        let waited = await slots.acquire(service)
         await state.removePending(service)
-        let outcome = await actHoldingSlot(decision, on: target, client: client, log: log, logger: logger)
+        var outcome: HandlerOutcome
+        if waited, let held = await heldOutcome(service, log: log, logger: logger) {
+            outcome = held
+        } else {
+            outcome = await actHoldingSlot(decision, on: target, client: client, waited: waited, log: log, logger: logger)
+        }
         await slots.release(service)
         return outcome
     }
 
-    private func actHoldingSlot(_ decision: ReviveDecision, on target: TargetKey, client: DockerClient, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome {
+    /// The outcome for a service whose rolling actions are held, after saying so; nil if it is not held.
+    private func heldOutcome(_ service: String, log: Logger.Metadata, logger: Logger) async -> HandlerOutcome? {
+        guard let hold = await state.hold(service) else { return nil }
+        logger.warning("rolling held for this service: not acting (needs a person)", metadata: log.merging(["hold": "\(hold)"]) { $1 })
+        return HandlerOutcome(checked: 1, skipped: 1)
+    }
+
+    private func actHoldingSlot(
+        _ decision: ReviveDecision, on target: TargetKey, client: DockerClient, waited: Bool, log: Logger.Metadata, logger: Logger
+    ) async -> HandlerOutcome {
         var log = log
         let service = target.container
-        // The state may have changed while this host waited for its turn.
-        if let hold = await state.hold(service) {
-            log["hold"] = "\(hold)"
-            logger.warning("rolling held for this service: not acting (needs a person)", metadata: log)
-            return HandlerOutcome(checked: 1, skipped: 1)
-        }
         var decision = decision
-        if let fresh = try? await client.inspectContainer(target.container).observation {
+        // The container may have changed while this host waited for its turn.
+        if waited, let fresh = try? await client.inspectContainer(target.container).observation {
             decision = ReviveDecision.decide(fresh, rules: rules, now: Date())
             if !decision.action.changesContainer {
                 log["seen"] = "\(fresh.summary)"
@@ -320,7 +325,6 @@ actor ReviverState {
         budget = RestartBudget(limits: limits)
         for (target, record) in restored {
             budget.restore(target, record)
-            known.insert(target)
             // A quarantine read back from the journal was reported before the restart.
             if record.quarantined { reported.insert(target) }
         }
@@ -330,25 +334,19 @@ actor ReviverState {
 
     /// When this engine's budgets last changed (or were adopted).
     private var lastChange = Date.distantPast
-    private var known: Set<TargetKey> = []
-
     /// Notes a change now; returns every record, for a snapshot.
     func markChanged() -> ([TargetKey: RestartBudget.Record], Date) {
         lastChange = Date()
-        var records: [TargetKey: RestartBudget.Record] = [:]
-        for target in known { if let r = budget.record(for: target) { records[target] = r } }
-        return (records, lastChange)
+        return (budget.allRecords, lastChange)
     }
 
     /// Adopts another engine's snapshot if it is newer than this engine's last change.
     func adopt(_ snapshot: BudgetSnapshot) -> Bool {
         guard snapshot.at > lastChange else { return false }
         lastChange = snapshot.at
-        for target in known { budget.release(target) }
-        known = []
+        budget = RestartBudget(limits: budget.limits)
         for (target, record) in snapshot.records {
             budget.restore(target, record)
-            known.insert(target)
             if record.quarantined { reported.insert(target) }
         }
         return true
@@ -365,10 +363,7 @@ actor ReviverState {
     func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }
     func release(_ target: TargetKey) { inFlight.remove(target) }
     func verdict(_ target: TargetKey, now: Date) -> RestartBudget.Verdict { budget.verdict(for: target, now: now) }
-    func recordAction(_ target: TargetKey, now: Date) {
-        known.insert(target)
-        budget.recordAction(target, now: now)
-    }
+    func recordAction(_ target: TargetKey, now: Date) { budget.recordAction(target, now: now) }
     func recordUnhealthy(_ target: TargetKey) { budget.recordUnhealthy(target) }
 
     /// True when this ended a quarantine.
@@ -395,7 +390,6 @@ actor ReviverState {
     }
 
     func quarantine(_ target: TargetKey) {
-        known.insert(target)
         budget.quarantine(target)
         reported.insert(target)
     }

@@ -55,16 +55,22 @@ struct ReviveDecisionTests {
     }
 
     @Test func attemptsAreCountedPerTargetAndForgivenWhenHealthy() {
-        var tracker = AttemptTracker(limit: 3)
+        // The restart budget (which replaced the simple attempt counter) keeps the same contract.
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        var budget = RestartBudget(limits: .init(backoffInitial: 0, backoffMax: 0, healthyReset: 0, maxAttempts: 3, attemptWindow: 1800))
         let api = TargetKey(host: "ctl1", container: "nova_api")
         let cinder = TargetKey(host: "ctl1", container: "cinder_api")
         let api2 = TargetKey(host: "ctl2", container: "nova_api")
-        for expected in 1...3 { #expect(tracker.recordAttempt(api) == expected) }
-        #expect(tracker.isExhausted(api))
-        #expect(!tracker.isExhausted(cinder))
-        #expect(!tracker.isExhausted(api2))
-        #expect(tracker.recordHealthy(api) == 3)
-        #expect(!tracker.isExhausted(api))
-        #expect(tracker.attempts(for: api) == 0)
+        for expected in 1...3 {
+            #expect(budget.verdict(for: api, now: t0) == .allowed(attempt: expected))
+            budget.recordAction(api, now: t0)
+        }
+        #expect(budget.isQuarantined(api))
+        #expect(!budget.isQuarantined(cinder))
+        #expect(!budget.isQuarantined(api2))
+        let forgiven = budget.recordHealthy(api, now: t0)
+        #expect(forgiven)
+        #expect(!budget.isQuarantined(api))
+        #expect(budget.record(for: api) == nil)
     }
 }
