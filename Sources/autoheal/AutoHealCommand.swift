@@ -66,19 +66,9 @@ struct Publish: AsyncParsableCommand {
             guard payload.scopes.contains(s) else { throw ValidationError("\(payload.rawValue) is not a \(s.rawValue) payload") }
             scopes = [s]
         }
-        var targetKey: TargetKey? = nil
-        if let target {
-            guard self.scope != nil else { throw ValidationError("--target needs --scope") }
-            guard let slash = target.lastIndex(of: "/"), slash != target.startIndex, target.index(after: slash) != target.endIndex else {
-                throw ValidationError("--target must be HOST/CONTAINER")
-            }
-            targetKey = TargetKey(host: String(target[..<slash]), container: String(target[target.index(after: slash)...]))
-        }
-        let config = ProgramSupport.loadConfigOrExit(options.config)
-        let logger = ProgramSupport.bootstrapLogging(config, area: "autoheal", fileLogging: false)
-        let publisher = HealRequestPublisher(
-            settings: HealTopology.settings(from: config, connectionName: "autoheal-cli"),
-            topology: HealTopology.declaration(for: config), logger: logger)
+        if target != nil && self.scope == nil { throw ValidationError("--target needs --scope") }
+        let targetKey = try target.map(parseTarget)
+        let publisher = cliPublisher(ProgramSupport.loadConfigOrExit(options.config))
         var failed = false
         for scope in scopes {
             let envelope = Envelope(payload: payload, scope: scope, target: targetKey)
@@ -101,17 +91,22 @@ func operatorIdentity() -> String {
     return "\(user)@\(ProcessInfo.processInfo.hostName)"
 }
 
-/// Publishes a pause notice and reports the result; exits 1 if the broker did not confirm it.
-func sendPauseNotice(_ notice: PauseNotice, options: ConfigOption) async throws {
-    let config = ProgramSupport.loadConfigOrExit(options.config)
+/// The CLI's publisher: the config's broker and topology, logging to standard output only.
+func cliPublisher(_ config: AutoHealConfig) -> HealRequestPublisher {
     let logger = ProgramSupport.bootstrapLogging(config, area: "autoheal", fileLogging: false)
-    let publisher = HealRequestPublisher(
+    return HealRequestPublisher(
         settings: HealTopology.settings(from: config, connectionName: "autoheal-cli"),
         topology: HealTopology.declaration(for: config), logger: logger)
-    defer { Task { await publisher.shutdown() } }
+}
+
+/// Publishes a pause notice and reports the result; exits 1 if the broker did not confirm it.
+func sendPauseNotice(_ notice: PauseNotice, options: ConfigOption) async throws {
+    let publisher = cliPublisher(ProgramSupport.loadConfigOrExit(options.config))
     do {
         try await publisher.publishPause(notice)
+        await publisher.shutdown()
     } catch {
+        await publisher.shutdown()
         LogFile.standardError.write(line: "error: the broker did not take the notice: \(error)")
         throw ExitCode(1)
     }
