@@ -118,51 +118,68 @@ struct DeliveryFaultTests {
         try await RabbitAdmin.withVhost("kill9") { vhost in try await Self.killMidHandler(vhost: vhost) }
     }
 
-    static func killMidHandler(vhost: String) async throws {
-        do {
-            let directory = try Self.temp("autoheal-kill9")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            // Ignores SIGTERM, so a restart takes the whole stop timeout (10 s): time to kill the engine, even on a loaded machine.
-            let stubborn = try TestContainer(
-                name: TestEnvironment.uniqueName("kill9-nova_api"),
-                command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
-            defer { stubborn.remove() }
+    /// An engine in the middle of a slow restart: a container that ignores SIGTERM (so the
+    /// restart takes the whole 10 s stop timeout, time to interrupt the engine even on a loaded
+    /// machine) is made unhealthy, and a targeted request for it is being handled.
+    struct RestartInFlight {
+        let directory: URL
+        let stubborn: TestContainer
+        let config: String
+        let engine: DaemonProcess
+        let request: Envelope
+        let startedBefore: String
+        var controlLog: URL { directory.appendingPathComponent("logs/engine-control.log") }
+        var queueLog: URL { directory.appendingPathComponent("logs/engine-queue.log") }
+
+        init(vhost: String, name: String) async throws {
+            directory = try DeliveryFaultTests.temp("autoheal-\(name)")
+            stubborn = try TestContainer(
+                name: TestEnvironment.uniqueName("\(name)-nova_api"), command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
             try await stubborn.waitFor(health: "healthy")
             try stubborn.breakHealth()
             try await stubborn.waitFor(health: "unhealthy")
-            let firstStart = try stubborn.startedAt
-
-            let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 10)
-            let first = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
-            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            startedBefore = try stubborn.startedAt
+            config = try DeliveryFaultTests.config(
+                in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 10)
+            engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
-            try await waitUntil("the first engine to consume") { Self.read(queueLog).contains("consuming") }
-            let request = Envelope(
+            let controlLog = directory.appendingPathComponent("logs/engine-control.log")
+            try await waitUntil("the engine to consume") { DeliveryFaultTests.read(queueLog).contains("consuming") }
+            request = Envelope(
                 payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: stubborn.name))
             let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
             try await publisher.publish(request)
             await publisher.shutdown()
-
-            try await waitUntil("the restart to begin") { Self.read(controlLog).contains("restarting container") }
-            first.signal(SIGKILL)
-            try await waitUntil("the first engine to die") { !first.isRunning }
-            #expect(!Self.read(queueLog).contains("request handled and acked"))
-
-            // Docker finishes the restart on its own; the message is still on the broker.
-            try await stubborn.waitFor(health: "healthy", timeout: .seconds(40))
-            let secondStart = try stubborn.startedAt
-            #expect(secondStart != firstStart)
-
-            let second = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
-            try await waitUntil("the redelivered request to be handled") {
-                Self.handledIDs(Self.read(queueLog))[request.id] == 1
-            }
-            #expect(Self.read(queueLog).contains("redelivered=true"))
-            // The effect was already there: nothing restarted a second time.
-            #expect(try stubborn.startedAt == secondStart)
-            #expect(!Self.read(controlLog).contains("revived container"))
-            #expect(try await second.terminate() == 0)
+            try await waitUntil("the restart to begin") { DeliveryFaultTests.read(controlLog).contains("restarting container") }
         }
+
+        func remove() {
+            stubborn.remove()
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    static func killMidHandler(vhost: String) async throws {
+        let f = try await RestartInFlight(vhost: vhost, name: "kill9")
+        defer { f.remove() }
+        f.engine.signal(SIGKILL)
+        try await waitUntil("the first engine to die") { !f.engine.isRunning }
+        #expect(!Self.read(f.queueLog).contains("request handled and acked"))
+
+        // Docker finishes the restart on its own; the message is still on the broker.
+        try await f.stubborn.waitFor(health: "healthy", timeout: .seconds(40))
+        let secondStart = try f.stubborn.startedAt
+        #expect(secondStart != f.startedBefore)
+
+        let second = try DaemonProcess("autoheal-engine", arguments: ["--config", f.config], outputDirectory: f.directory)
+        try await waitUntil("the redelivered request to be handled") {
+            Self.handledIDs(Self.read(f.queueLog))[f.request.id] == 1
+        }
+        #expect(Self.read(f.queueLog).contains("redelivered=true"))
+        // The effect was already there: nothing restarted a second time.
+        #expect(try f.stubborn.startedAt == secondStart)
+        #expect(!Self.read(f.controlLog).contains("revived container"))
+        #expect(try await second.terminate() == 0)
     }
 
     @Test func sigtermLetsTheRunningHandlerFinishAndAckThenExitsZero() async throws {
@@ -171,31 +188,14 @@ struct DeliveryFaultTests {
     }
 
     static func sigtermMidHandler(vhost: String) async throws {
-        let directory = try Self.temp("autoheal-sigterm")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let stubborn = try TestContainer(
-            name: TestEnvironment.uniqueName("sigterm-nova_api"), command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
-        defer { stubborn.remove() }
-        try await stubborn.waitFor(health: "healthy")
-        try stubborn.breakHealth()
-        try await stubborn.waitFor(health: "unhealthy")
-        let config = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [stubborn.name], stopTimeout: 3)
-        let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
-        let controlLog = directory.appendingPathComponent("logs/engine-control.log")
-        let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
-        try await waitUntil("the engine to consume") { Self.read(queueLog).contains("consuming") }
-        let request = Envelope(
-            payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: stubborn.name))
-        let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
-        try await publisher.publish(request)
-        await publisher.shutdown()
-        try await waitUntil("the restart to begin") { Self.read(controlLog).contains("restarting container") }
-
-        // SIGTERM while Docker is still stopping the container (3 s): the restart finishes, is acked, exit 0.
-        #expect(try await engine.terminate(timeout: .seconds(30)) == 0)
-        #expect(Self.read(controlLog).contains("revived container host=unix:///var/run/docker.sock container=\(stubborn.name) seen=running/unhealthy action=restart result=ok"))
-        #expect(Self.handledIDs(Self.read(queueLog))[request.id] == 1)
-        #expect(engine.output.contains("engine stopped"))
+        let f = try await RestartInFlight(vhost: vhost, name: "sigterm")
+        defer { f.remove() }
+        // SIGTERM while Docker is still stopping the container: the restart finishes, is acked, exit 0.
+        #expect(try await f.engine.terminate(timeout: .seconds(40)) == 0)
+        #expect(Self.read(f.controlLog).contains(
+            "revived container host=unix:///var/run/docker.sock container=\(f.stubborn.name) seen=running/unhealthy action=restart result=ok"))
+        #expect(Self.handledIDs(Self.read(f.queueLog))[f.request.id] == 1)
+        #expect(f.engine.output.contains("engine stopped"))
         #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: TestEnvironment.brokerSettings(vhost)).ready == 0)
     }
 
