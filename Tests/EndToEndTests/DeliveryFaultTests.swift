@@ -13,34 +13,13 @@ import Testing
 struct DeliveryFaultTests {
     static func config(
         in directory: URL, broker: String, vhost: String = "/", control: [String], schedule: Int = 0,
-        stopTimeout: Int = 5, name: String = "auto_heal.conf", logs: String = "logs"
+        stopTimeout: Int = 5, name: String = "auto_heal.conf", logs: String = "logs", policy: [String: String] = [:]
     ) throws -> String {
-        let path = directory.appendingPathComponent(name).path
-        try """
-            [rabbitmq]
-            rabbitmq_addr = \(broker)
-            vhost = \(vhost)
-            heartbeat = 5
-            [hosts]
-            control_hosts = unix:///var/run/docker.sock
-            compute_hosts =
-            [containers]
-            control = \(control.joined(separator: ", "))
-            compute =
-            [schedule]
-            container_auto_heal = \(schedule)
-            allocation_heal = 0
-            libvirt_suspend_wakeup = 0
-            [engine]
-            stop_timeout = \(stopTimeout)
-            state_dir = \(directory.appendingPathComponent(logs + "-state").path)
-            [policy]
-            grace_after_start = 0
-            backoff_initial = 0
-            [logging]
-            log_dir = \(directory.appendingPathComponent(logs).path)
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        var overrides = [
+            "rabbitmq.rabbitmq_addr": broker, "schedule.container_auto_heal": "\(schedule)", "engine.stop_timeout": "\(stopTimeout)",
+        ]
+        for (key, value) in policy { overrides["policy.\(key)"] = value }
+        return try TestConfig.write(in: directory, name: name, vhost: vhost, control: control, logs: logs, overrides: overrides)
     }
 
     static func temp(_ name: String) throws -> URL {
@@ -258,12 +237,9 @@ struct DeliveryFaultTests {
         defer { crasher.remove() }
         try await crasher.waitFor(status: "exited")
         func config(_ name: String, logs: String) throws -> String {
-            let path = try Self.config(
-                in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [crasher.name], schedule: 1, name: name, logs: logs)
-            let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
-                of: "[policy]\n", with: "[policy]\nmax_attempts = 2\n")
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            return path
+            try Self.config(
+                in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [crasher.name], schedule: 1, name: name, logs: logs,
+                policy: ["max_attempts": "2"])
         }
         let configA = try config("a.conf", logs: "logs-a")
         let configB = try config("b.conf", logs: "logs-b")

@@ -12,35 +12,12 @@ struct HealEndToEndTests {
         return url
     }
 
+    /// Control on the TCP port, compute on the unix socket: both listeners of the local engine.
     static func writeConfig(in directory: URL, vhost: String, control: [String], compute: [String]) throws -> String {
-        let path = directory.appendingPathComponent("auto_heal.conf").path
-        try """
-            [rabbitmq]
-            rabbitmq_addr = 127.0.0.1:5672
-            username = guest
-            password = guest
-            vhost = \(vhost)
-            [hosts]
-            control_hosts = 127.0.0.1:2375
-            compute_hosts = unix:///var/run/docker.sock
-            [containers]
-            control = \(control.joined(separator: ", "))
-            compute = \(compute.joined(separator: ", "))
-            [schedule]
-            container_auto_heal = 1
-            allocation_heal = 0
-            libvirt_suspend_wakeup = 0
-            [engine]
-            stop_timeout = 5
-            state_dir = \(directory.appendingPathComponent("state").path)
-            [policy]
-            grace_after_start = 0
-            backoff_initial = 0
-            [logging]
-            log_dir = \(directory.appendingPathComponent("logs").path)
-            level = info
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try TestConfig.write(in: directory, vhost: vhost, control: control, overrides: [
+            "hosts.control_hosts": "127.0.0.1:2375", "hosts.compute_hosts": "unix:///var/run/docker.sock",
+            "containers.compute": compute.joined(separator: ", "),
+        ])
     }
 
     @Test func brokenContainersAreHealedByTheDaemons() async throws {

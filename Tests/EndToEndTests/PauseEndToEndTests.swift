@@ -7,33 +7,10 @@ import Testing
 /// ends by itself; dry run performs no change either.
 @Suite("Maintenance pause", .timeLimit(.minutes(3)))
 struct PauseEndToEndTests {
-    static func config(_ directory: URL, vhost: String, container: String, extra: String = "") throws -> String {
-        let path = directory.appendingPathComponent("auto_heal.conf").path
-        try """
-            [rabbitmq]
-            rabbitmq_addr = 127.0.0.1:5672
-            vhost = \(vhost)
-            [hosts]
-            control_hosts = unix:///var/run/docker.sock
-            compute_hosts =
-            [containers]
-            control = \(container)
-            compute =
-            [schedule]
-            container_auto_heal = 1
-            allocation_heal = 0
-            libvirt_suspend_wakeup = 0
-            [engine]
-            stop_timeout = 5
-            state_dir = \(directory.appendingPathComponent("state").path)
-            [policy]
-            grace_after_start = 0
-            backoff_initial = 0
-            \(extra)
-            [logging]
-            log_dir = \(directory.appendingPathComponent("logs").path)
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+    static func config(_ directory: URL, vhost: String, container: String, policy: [String: String] = [:]) throws -> String {
+        try TestConfig.write(
+            in: directory, vhost: vhost, control: [container],
+            overrides: Dictionary(uniqueKeysWithValues: policy.map { ("policy.\($0.key)", $0.value) }))
     }
 
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
@@ -140,7 +117,7 @@ struct PauseEndToEndTests {
             let crasher = try TestContainer(name: TestEnvironment.uniqueName("release-nova_api"), command: "exit 1", healthCheck: false)
             defer { crasher.remove() }
             try await crasher.waitFor(status: "exited")
-            let config = try Self.config(directory, vhost: vhost, container: crasher.name, extra: "max_attempts = 2")
+            let config = try Self.config(directory, vhost: vhost, container: crasher.name, policy: ["max_attempts": "2"])
             let controlLog = directory.appendingPathComponent("logs/engine-control.log")
             let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
@@ -185,7 +162,7 @@ struct PauseEndToEndTests {
             try await container.waitFor(health: "healthy")
             let pauseFile = directory.appendingPathComponent("deploying").path
             try "kolla-ansible deploy".write(toFile: pauseFile, atomically: true, encoding: .utf8)
-            let config = try Self.config(directory, vhost: vhost, container: container.name, extra: "pause_file = \(pauseFile)")
+            let config = try Self.config(directory, vhost: vhost, container: container.name, policy: ["pause_file": pauseFile])
             let controlLog = directory.appendingPathComponent("logs/engine-control.log")
             let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
@@ -199,7 +176,7 @@ struct PauseEndToEndTests {
             #expect(try await engine.terminate() == 0)
 
             // Dry run: decides and logs, changes nothing.
-            let dry = try Self.config(directory, vhost: vhost, container: container.name, extra: "dry_run = true")
+            let dry = try Self.config(directory, vhost: vhost, container: container.name, policy: ["dry_run": "true"])
             let dryEngine = try DaemonProcess("autoheal-engine", arguments: ["--config", dry], outputDirectory: directory)
             try container.kill()
             try await waitUntil("three dry-run decisions") {
