@@ -51,14 +51,6 @@ public final class DaemonProcess: @unchecked Sendable {
 
 /// Runs a built program to completion and returns its exit status and output.
 public func runProgram(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = try DaemonProcess.binary(name)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let (status, output) = try spawnAndWait([try DaemonProcess.binary(name).path] + arguments)
+    return (status, output)
 }

@@ -5,18 +5,10 @@ public enum DockerCLI {
     /// Runs `docker ARGS…`; throws with its output when it exits non-zero.
     @discardableResult
     public static func run(_ arguments: [String], host: String = "unix://\(TestEnvironment.dockerSocket)") throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker", "-H", host] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("docker \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
+        let (status, output) = try spawnAndWait(["docker", "-H", host] + arguments)
+        let text = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status == 0 else {
+            throw TestSetupError("docker \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
         }
         return text
     }

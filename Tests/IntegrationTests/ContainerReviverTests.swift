@@ -9,6 +9,19 @@ import Testing
 
 /// The container revive handler against the real Docker engine, with real health checks.
 /// Each test makes its own containers, named after the test.
+/// Counts notifications as they are sent (synchronously), and passes them on.
+final class CountingNotifier: Notifier, @unchecked Sendable {
+    private let inner: any Notifier
+    private let lock = NSLock()
+    private var sent = 0
+    init(_ inner: any Notifier) { self.inner = inner }
+    var count: Int { lock.withLock { sent } }
+    func notify(_ text: String) {
+        lock.withLock { sent += 1 }
+        inner.notify(text)
+    }
+}
+
 @Suite("Container reviver", .timeLimit(.minutes(3)))
 struct ContainerReviverTests {
     static func reviver(
@@ -127,7 +140,8 @@ struct ContainerReviverTests {
         defer { crasher.remove() }
         try await crasher.waitFor(status: "exited")
         let config = try AutoHealConfig.parse("[notify]\nwebhook_url = \(receiver.url)\n", path: "n.conf")
-        let notifier = WebhookNotifier(url: config.notify.webhookURL!, http: TestEnvironment.http, logger: Logger(label: "test.notify"))
+        let webhook = WebhookNotifier(url: config.notify.webhookURL!, http: TestEnvironment.http, logger: Logger(label: "test.notify"))
+        let notifier = CountingNotifier(webhook)
         let reviver = try Self.reviver(control: [], containers: [crasher.name], attempts: 2, notifier: notifier)
         for attempt in 1...2 {
             #expect(await reviver.handle(Self.sweep()).acted == 1)
@@ -136,8 +150,8 @@ struct ContainerReviverTests {
             }
         }
         for _ in 1...3 { _ = await reviver.handle(Self.sweep()) }  // quarantined: reported once
+        #expect(notifier.count == 1)  // reported once, not on every sweep
         try await waitUntil("the notification") { !receiver.bodies.isEmpty }
-        try await Task.sleep(for: .milliseconds(300))  // a second one would have arrived by now
         #expect(receiver.bodies.count == 1)
         let body = try #require(receiver.bodies.first)
         let text = try #require((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: String])?["text"])
