@@ -7,7 +7,7 @@ import Synchronization
 
 /// Restart budgets shared through the broker: the acting engine publishes a
 /// ``BudgetSnapshot`` after each change to `cloud-auto-heal.budget` (which keeps the last
-/// few), and every engine reads the newest one every `interval`. With one active engine at a
+/// few), and every engine is fed the newest one by ``BrokerStateWatch`` (``update(_:)``). With one active engine at a
 /// time (single active consumer), the standby always holds the active one's budgets, and
 /// continues with them when it takes over.
 public final class BrokerBudgetShare: BudgetShare, Sendable {
@@ -21,40 +21,31 @@ public final class BrokerBudgetShare: BudgetShare, Sendable {
         }
     }
 
-    private let newest: Newest
-    private let watcher: AMQPQueueWatcher
+    private let newest = Newest()
     private let publisher: HealRequestPublisher
     private let logger: Logger
 
-    public init(settings: AMQPSettings, topology: AMQPTopology, interval: Duration = .seconds(2), logger: Logger) {
-        let newest = Newest()
-        self.newest = newest
+    public init(settings: AMQPSettings, topology: AMQPTopology, logger: Logger) {
         self.logger = logger
         publisher = HealRequestPublisher(settings: settings, topology: topology, maxBacklog: 10, logger: logger)
-        watcher = AMQPQueueWatcher(settings: settings, topology: topology, queue: Topology.budgetQueue, interval: interval, logger: logger) {
-            newest.update($0)
-        }
     }
 
-    public func publish(_ snapshot: BudgetSnapshot) {
+    /// Takes the bodies just read from the broker's budget queue.
+    public func update(_ bodies: [[UInt8]]) { newest.update(bodies) }
+
+    public func publish(_ snapshot: BudgetSnapshot) async {
         newest.snapshot.withLock { current in
             if current.map({ $0.at < snapshot.at }) ?? true { current = snapshot }
         }
-        let publisher = self.publisher, logger = self.logger
-        Task {
-            do {
-                try await publisher.publishBudgets(snapshot)
-            } catch {
-                logger.warning("cannot leave the restart budgets on the broker; another engine taking over would not see them",
-                               metadata: ["error": "\(error)"])
-            }
+        do {
+            try await publisher.publishBudgets(snapshot, timeout: .seconds(3))
+        } catch {
+            logger.warning("cannot leave the restart budgets on the broker; another engine taking over would not see them",
+                           metadata: ["error": "\(error)"])
         }
     }
 
     public func latest() async -> BudgetSnapshot? { newest.snapshot.withLock { $0 } }
 
-    public func stop() async {
-        watcher.stop()
-        await publisher.shutdown()
-    }
+    public func stop() async { await publisher.shutdown() }
 }

@@ -9,11 +9,11 @@ import Synchronization
 /// The engine's answer to "is healing paused?": a `[policy] pause_file` that exists, or the
 /// newest notice in the broker's pause queue (``PauseNotice``) that has not expired.
 ///
-/// The broker copy is read every `interval` on its own connection, so every engine sees a
+/// The broker copy is fed in by ``BrokerStateWatch`` (``update(_:)``), so every engine sees a
 /// pause given from the deploy server, and it survives engine restarts. If the broker is
 /// unreachable the last notice read stays in force.
 public final class PauseWatch: HealingGate, Sendable {
-    /// The newest notice read from the broker, shared with the watcher's thread.
+    /// The newest notices read from the broker, shared with the watcher's thread.
     final class Latest: Sendable {
         let notices = Mutex<[TargetKey?: PauseNotice]>([:])
         let releases = Mutex<[TargetKey: Date]>([:])
@@ -47,16 +47,14 @@ public final class PauseWatch: HealingGate, Sendable {
 
     private let latest: Latest
     private let pauseFile: String?
-    private let watcher: AMQPQueueWatcher
 
-    public init(settings: AMQPSettings, topology: AMQPTopology, pauseFile: String?, interval: Duration = .seconds(2), logger: Logger) {
-        let latest = Latest(logger: logger)
-        self.latest = latest
+    public init(pauseFile: String?, logger: Logger) {
+        latest = Latest(logger: logger)
         self.pauseFile = pauseFile
-        watcher = AMQPQueueWatcher(
-            settings: settings, topology: topology, queue: Topology.pauseQueue, interval: interval, logger: logger
-        ) { bodies in latest.update(bodies) }
     }
+
+    /// Takes the bodies just read from the broker's pause queue.
+    public func update(_ bodies: [[UInt8]]) { latest.update(bodies) }
 
     public func pauseReason(for target: TargetKey?) async -> String? {
         // Until the broker's pause state has been read once, act on nothing: an engine that
@@ -78,5 +76,4 @@ public final class PauseWatch: HealingGate, Sendable {
 
     public func releasedAt(_ target: TargetKey) async -> Date? { latest.releases.withLock { $0[target] } }
 
-    public func stop() { watcher.stop() }
 }

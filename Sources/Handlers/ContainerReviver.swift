@@ -210,7 +210,7 @@ public final class ContainerReviver: PayloadHandler {
     private func saveBudget(_ target: TargetKey, logger: Logger) async {
         if let share {
             let (records, at) = await state.markChanged()
-            share.publish(BudgetSnapshot(at: at, by: identity, records: records))
+            await share.publish(BudgetSnapshot(at: at, by: identity, records: records))
         }
         guard let journal else { return }
         do {

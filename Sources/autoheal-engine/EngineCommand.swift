@@ -34,11 +34,12 @@ struct EngineCommand: AsyncParsableCommand {
         let scopeLoggers = Dictionary(uniqueKeysWithValues: Scope.allCases.map { ($0, Logger(label: "engine.\($0.rawValue)")) })
         let settings = HealTopology.settings(from: config, connectionName: "autoheal-engine")
         let topology = HealTopology.declaration(for: config)
-        let pause = PauseWatch(settings: settings, topology: topology, pauseFile: config.policy.pauseFile, logger: queueLogger)
+        let pause = PauseWatch(pauseFile: config.policy.pauseFile, logger: queueLogger)
         let notifier: any Notifier = config.notify.webhookURL.map {
             WebhookNotifier(url: $0, http: http, logger: queueLogger)
         } ?? SilentNotifier()
         let budgets = BrokerBudgetShare(settings: settings, topology: topology, logger: queueLogger)
+        let shared = BrokerStateWatch(settings: settings, topology: topology, pause: pause, budgets: budgets, logger: queueLogger)
         var journal: DecisionJournal? = nil
         do {
             journal = try DecisionJournal(directory: config.engine.stateDirectory)
@@ -61,7 +62,7 @@ struct EngineCommand: AsyncParsableCommand {
             configuration: .init(
                 services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
         try await group.run()
-        pause.stop()
+        shared.stop()
         await budgets.stop()
         http.shutdown()
     }
