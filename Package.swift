@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.20.0"),
     ],
     targets: [
         // C: the system libraries and the typed shims over their variadic functions.
@@ -29,7 +32,9 @@ let package = Package(
         // Core: config, payloads, envelope, decisions, logging. No C, no I/O clients.
         .target(
             name: "AutoHealCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
 
         // Clients: one thin Swift wrapper per C library, and the Docker API on top of HTTP.
         .target(
@@ -61,16 +66,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
+        // Telemetry: Prometheus /metrics and /healthz of each daemon.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "AutoHealCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
         // Programs.
         .executableTarget(
             name: "autoheal-monitor",
             dependencies: [
-                "Monitor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Monitor", "Telemetry", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "autoheal-engine",
             dependencies: [
-                "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Engine", "Telemetry", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "autoheal",

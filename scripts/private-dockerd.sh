@@ -3,6 +3,8 @@
 #   private-dockerd.sh start NAME   start it on unix:///tmp/autoheal-dockerd-NAME/docker.sock
 #                                   and give it the busybox test image
 #   private-dockerd.sh stop NAME    stop it and delete its data
+# With TLS_DIR (certificates from make-certs.sh) and TLS_PORT set, it also listens on
+# tcp://127.0.0.1:TLS_PORT with --tlsverify (clients need a certificate signed by that CA).
 set -euo pipefail
 cmd="${1:?start|stop}"; name="${2:?name}"
 base="/tmp/autoheal-dockerd-$name"
@@ -11,8 +13,13 @@ image="${TEST_IMAGE:-autoheal/busybox:latest}"
 case "$cmd" in
   start)
     mkdir -p "$base"
+    tls=()
+    if [[ -n "${TLS_DIR:-}" ]]; then
+      tls=(--tlsverify --tlscacert "$TLS_DIR/ca.pem" --tlscert "$TLS_DIR/server.pem" --tlskey "$TLS_DIR/server-key.pem"
+           -H "tcp://127.0.0.1:${TLS_PORT:?TLS_PORT with TLS_DIR}")
+    fi
     if ! curl -fsS --max-time 2 --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; then
-      setsid nohup dockerd --data-root "$base/data" --exec-root "$base/exec" --pidfile "$base/docker.pid" \
+      setsid nohup dockerd "${tls[@]}" --data-root "$base/data" --exec-root "$base/exec" --pidfile "$base/docker.pid" \
         -H "unix://$sock" --iptables=false --ip6tables=false --bridge=none \
         >"$base/dockerd.log" 2>&1 < /dev/null &
       for _ in $(seq 1 150); do

@@ -4,6 +4,8 @@
 #   private-rabbit.sh stop NAME         stop it (its data stays, so messages survive a restart)
 #   private-rabbit.sh destroy NAME      stop it and delete its data
 # The node's Erlang distribution port is PORT+20000; it has no management plugin.
+# With TLS_DIR (certificates from make-certs.sh) and TLS_PORT set at start, it also has an
+# AMQPS listener on 127.0.0.1:TLS_PORT (client certificates checked when given).
 set -euo pipefail
 cmd="${1:?start|stop|destroy}"; name="${2:?node name}"
 base="/tmp/autoheal-rabbit-$name"
@@ -30,6 +32,18 @@ distribution.listener.port_range.min = $((port + 20000))
 distribution.listener.port_range.max = $((port + 20000))
 loopback_users = none
 CONF
+    if [[ -n "${TLS_DIR:-}" ]]; then
+      mkdir -p "$base/tls"
+      cp "$TLS_DIR/ca.pem" "$TLS_DIR/server.pem" "$TLS_DIR/server-key.pem" "$base/tls/"
+      cat >> "$base/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:${TLS_PORT:?TLS_PORT with TLS_DIR}
+ssl_options.cacertfile = $base/tls/ca.pem
+ssl_options.certfile = $base/tls/server.pem
+ssl_options.keyfile = $base/tls/server-key.pem
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+CONF
+    fi
     chown -R rabbitmq:rabbitmq "$base"
     export RABBITMQ_DIST_PORT=$((port + 20000))
     setsid nohup /usr/sbin/rabbitmq-server >"$base/log/console.log" 2>&1 < /dev/null &

@@ -14,9 +14,23 @@ final class AMQPConnection {
     init(settings: AMQPSettings, server: AMQPServer, topology: AMQPTopology) throws(AMQPError) {
         self.server = server
         var status = cah_amqp_status()
-        handle = cah_amqp_open(
-            server.host, Int32(server.port), Int32(settings.connectTimeout.wholeMilliseconds), settings.vhost,
-            settings.username, settings.password, Int32(settings.heartbeatSeconds), &status)
+        func open(_ tls: UnsafePointer<cah_amqp_tls>?) -> OpaquePointer? {
+            cah_amqp_open(
+                server.host, Int32(server.port), Int32(settings.connectTimeout.wholeMilliseconds), settings.vhost,
+                settings.username, settings.password, Int32(settings.heartbeatSeconds), tls, &status)
+        }
+        if let tls = settings.tls {
+            handle = withOptionalCString(tls.caFile) { ca in
+                withOptionalCString(tls.certificateFile) { cert in
+                    withOptionalCString(tls.keyFile) { key in
+                        var files = cah_amqp_tls(ca_file: ca, cert_file: cert, key_file: key, verify_hostname: tls.verifyHostname ? 1 : 0)
+                        return open(&files)
+                    }
+                }
+            }
+        } else {
+            handle = open(nil)
+        }
         guard handle != nil else {
             throw AMQPError(.connect, code: Int(status.code), "\(server): \(Self.text(status))")
         }
@@ -227,4 +241,10 @@ final class AMQPConnection {
         var status = cah_amqp_status()
         try check(cah_amqp_idle(h, timeout.wholeMilliseconds, &status) == 0 ? 0 : -1, status)
     }
+}
+
+/// Calls `body` with a C string for `text`, or with nil.
+private func withOptionalCString<R>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let text else { return body(nil) }
+    return text.withCString { body($0) }
 }

@@ -131,6 +131,27 @@ public final class AMQPPublisher: @unchecked Sendable {
             logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
         }
 
+        /// Connects to the next broker; false (with the back-off set) when that fails.
+        func connect() -> Bool {
+            let server = settings.servers[serverIndex % settings.servers.count]
+            serverIndex += 1
+            do {
+                let c = try AMQPConnection(settings: settings, server: server, topology: topology)
+                try c.enableConfirms()
+                connection = c
+                connected.withLock { $0 = true }
+                backoff.reset()
+                logger.info("connected to broker", metadata: ["broker": "\(server)", "vhost": "\(settings.vhost)"])
+                return true
+            } catch {
+                setLastError(error)
+                let delay = backoff.next()
+                nextAttempt = .now + delay
+                logger.warning("cannot connect to broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
+                return false
+            }
+        }
+
         while true {
             condition.lock()
             if jobs.isEmpty && !stopping { _ = condition.wait(until: Date().addingTimeInterval(1)) }
@@ -167,8 +188,12 @@ public final class AMQPPublisher: @unchecked Sendable {
             }
 
             guard let job else {
+                // Idle: keep the connection up (and report it in isConnected), so the
+                // first request after a quiet hour does not wait for a reconnect.
                 if let c = connection {
                     do { try c.idle() } catch { drop(error) }
+                } else if nextAttempt <= .now {
+                    _ = connect()
                 }
                 continue
             }
@@ -181,22 +206,7 @@ public final class AMQPPublisher: @unchecked Sendable {
                     condition.unlock()
                     continue
                 }
-                let server = settings.servers[serverIndex % settings.servers.count]
-                serverIndex += 1
-                do {
-                    let c = try AMQPConnection(settings: settings, server: server, topology: topology)
-                    try c.enableConfirms()
-                    connection = c
-                    connected.withLock { $0 = true }
-                    backoff.reset()
-                    logger.info("connected to broker", metadata: ["broker": "\(server)", "vhost": "\(settings.vhost)"])
-                } catch {
-                    setLastError(error)
-                    let delay = backoff.next()
-                    nextAttempt = .now + delay
-                    logger.warning("cannot connect to broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
-                    continue
-                }
+                guard connect() else { continue }
             }
 
             do {

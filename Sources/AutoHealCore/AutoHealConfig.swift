@@ -30,6 +30,35 @@ public struct AutoHealConfig: Sendable {
         public var singleActiveConsumer: Bool
         /// Requests the monitor keeps while the broker is away before dropping the oldest.
         public var publishBacklog: Int
+        /// Where the password came from: `config`, `password_file PATH`, the environment
+        /// variable, or `default`. Shown by `check-config` instead of the password.
+        public var passwordSource: String
+        /// AMQP over TLS (`amqps = true`); nil for plain AMQP.
+        public var tls: TLSFiles?
+    }
+
+    /// Certificates for a TLS connection (PEM files): the CA that signed the server, and an
+    /// optional client certificate and key. The server's certificate is always verified.
+    public struct TLSFiles: Sendable, Hashable {
+        public var caFile: String?
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// Check the server's name against its certificate (always on for Docker; for AMQP,
+        /// `ssl_verify_hostname`: rabbitmq-c matches DNS names only, not IP addresses).
+        public var verifyHostname = true
+
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
+    }
+
+    /// `[metrics]`: where each daemon serves `/metrics` and `/healthz`.
+    public struct Metrics: Sendable {
+        /// nil turns the endpoint off.
+        public var engineListen: BrokerAddress?
+        public var monitorListen: BrokerAddress?
     }
 
     /// A host as written in the config, with the Docker address it stands for.
@@ -46,6 +75,8 @@ public struct AutoHealConfig: Sendable {
         public var dockerPort: Int
         /// Deadline for one Docker API call that does not wait on a container stop.
         public var dockerTimeoutSeconds: Int
+        /// Docker over TLS with a client certificate (`docker_tls = true`); nil for plain TCP.
+        public var dockerTLS: TLSFiles?
 
         public func hosts(for scope: Scope) -> [Host] {
             switch scope {
@@ -130,7 +161,10 @@ public struct AutoHealConfig: Sendable {
     public var libvirt: Libvirt
     public var policy: Policy
     public var notify: Notify
+    public var metrics: Metrics
     public var logging: LoggingSettings
+    /// `[rabbitmq] allow_insecure_config`: accept a password in a file others can read.
+    public var allowInsecureConfig: Bool
     /// Unknown keys and sections: worth a look, never fatal.
     public var warnings: [ConfigWarning]
 
@@ -142,14 +176,24 @@ public struct AutoHealConfig: Sendable {
         .containerAutoHeal: 60, .allocationHeal: 3600, .libvirtSuspendWakeup: 300,
     ]
 
-    static let knownSections = ["rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "notify", "logging"]
+    static let knownSections = [
+        "rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "notify", "metrics", "logging",
+    ]
+
+    /// The environment variable that, when set, holds the RabbitMQ password.
+    public static let passwordEnvironmentVariable = "AUTOHEAL_RABBITMQ_PASSWORD"
 
     /// Reads and validates the config at `path`.
     ///
     /// A missing file is replaced by the commented template and reported as an error, so a
     /// first run leaves the operator a file to edit. Every other problem names file, line,
     /// section and key.
-    public static func load(path: String) throws(ConfigError) -> AutoHealConfig {
+    ///
+    /// A file that holds a password (or names a `password_file`) must not be readable by
+    /// group or others, unless `[rabbitmq] allow_insecure_config = true`.
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> AutoHealConfig {
         guard FileManager.default.fileExists(atPath: path) else {
             do {
                 let directory = (path as NSString).deletingLastPathComponent
@@ -169,11 +213,31 @@ public struct AutoHealConfig: Sendable {
         } catch {
             throw ConfigError(file: path, message: "cannot read: \(error.localizedDescription)")
         }
-        return try parse(text, path: path)
+        let config = try parse(text, path: path, environment: environment)
+        if config.rabbitmq.passwordSource == "config" && !config.allowInsecureConfig {
+            try refuseIfShared(path, what: "holds the RabbitMQ password")
+        }
+        return config
     }
 
-    /// Validates config text; `path` is only used in messages.
-    public static func parse(_ text: String, path: String) throws(ConfigError) -> AutoHealConfig {
+    /// Throws when the file at `path` can be read by its group or by others.
+    static func refuseIfShared(_ path: String, what: String) throws(ConfigError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return }
+        throw ConfigError(
+            file: path,
+            message: "\(what) and is readable by group or others (mode \(String(mode, radix: 8))): "
+                + "run `chmod 600 \(path)`, or move the password to [rabbitmq] password_file (mode 600) or the "
+                + "\(passwordEnvironmentVariable) environment variable, or set [rabbitmq] allow_insecure_config = true")
+    }
+
+    /// Validates config text; `path` is only used in messages. A password in `environment`
+    /// (``passwordEnvironmentVariable``) wins over `password_file`, which wins over `password`.
+    public static func parse(
+        _ text: String, path: String, environment: [String: String] = [:]
+    ) throws(ConfigError) -> AutoHealConfig {
         let document: INIDocument
         do {
             document = try INIDocument(parsing: text)
@@ -183,23 +247,62 @@ public struct AutoHealConfig: Sendable {
         var r = ConfigReader(file: path, document: document)
 
         // [rabbitmq]
+        let amqps = try r.boolean("rabbitmq", "amqps", default: false)
         let (brokerItems, brokerEntry) = r.list("rabbitmq", "rabbitmq_addr", default: ["127.0.0.1"])
         var brokers: [BrokerAddress] = []
         for item in brokerItems {
-            guard case .tcp(let host, let port)? = DockerHostAddress(parsing: item, defaultPort: 5672) else {
+            guard case .tcp(let host, let port)? = DockerHostAddress(parsing: item, defaultPort: amqps ? 5671 : 5672) else {
                 throw r.error("rabbitmq", brokerEntry!, "\"\(item)\" is not host or host:port")
             }
             brokers.append(BrokerAddress(host: host, port: port))
+        }
+        /// The TLS files under `prefix`, checked only when TLS is `enabled` (nil otherwise).
+        func tlsFiles(_ section: String, _ prefix: String, enabled: Bool) throws(ConfigError) -> TLSFiles? {
+            var files = TLSFiles()
+            for (key, keyPath) in [("ca", \TLSFiles.caFile), ("cert", \TLSFiles.certificateFile), ("key", \TLSFiles.keyFile)] {
+                guard let e = r.rawEntry(section, prefix + key), enabled, !e.value.isEmpty else { continue }
+                guard FileManager.default.isReadableFile(atPath: e.value) else {
+                    throw r.error(section, e, "cannot read \"\(e.value)\"")
+                }
+                files[keyPath: keyPath] = e.value
+            }
+            if (files.certificateFile == nil) != (files.keyFile == nil) {
+                let e = r.rawEntry(section, prefix + "cert") ?? r.rawEntry(section, prefix + "key")!
+                throw r.error(section, e, "\(prefix)cert and \(prefix)key go together: set both or neither")
+            }
+            return enabled ? files : nil
+        }
+        var brokerTLS = try tlsFiles("rabbitmq", "ssl_", enabled: amqps)
+        let verifyHostname = try r.boolean("rabbitmq", "ssl_verify_hostname", default: true)
+        brokerTLS?.verifyHostname = verifyHostname
+        let allowInsecure = try r.boolean("rabbitmq", "allow_insecure_config", default: false)
+        var password = r.string("rabbitmq", "password", default: "guest")
+        var passwordSource = r.rawEntry("rabbitmq", "password") == nil ? "default" : "config"
+        if let e = r.rawEntry("rabbitmq", "password_file"), !e.value.isEmpty {
+            do {
+                let text = try String(contentsOfFile: e.value, encoding: .utf8)
+                password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+                    .trimmingWhitespace()
+            } catch {
+                throw r.error("rabbitmq", e, "cannot read the password file \"\(e.value)\": \(error.localizedDescription)")
+            }
+            if !allowInsecure { try refuseIfShared(e.value, what: "is the RabbitMQ password file") }
+            passwordSource = "password_file \(e.value)"
+        }
+        if let fromEnvironment = environment[passwordEnvironmentVariable], !fromEnvironment.isEmpty {
+            password = fromEnvironment
+            passwordSource = "environment \(passwordEnvironmentVariable)"
         }
         if brokers.isEmpty, let brokerEntry { throw r.error("rabbitmq", brokerEntry, "names no broker") }
         var rabbit = RabbitMQ(
             brokers: brokers,
             username: r.string("rabbitmq", "username", default: "guest"),
-            password: r.string("rabbitmq", "password", default: "guest"),
+            password: password,
             vhost: r.string("rabbitmq", "vhost", default: "/"),
             heartbeatSeconds: try r.integer("rabbitmq", "heartbeat", default: 30, range: 0...3600, unit: "whole seconds"),
             queueType: "classic", singleActiveConsumer: try r.boolean("rabbitmq", "single_active_consumer", default: true),
-            publishBacklog: try r.integer("rabbitmq", "publish_backlog", default: 1000, range: 1...1_000_000, unit: "a count"))
+            publishBacklog: try r.integer("rabbitmq", "publish_backlog", default: 1000, range: 1...1_000_000, unit: "a count"),
+            passwordSource: passwordSource, tls: brokerTLS)
         if let e = r.rawEntry("rabbitmq", "queue_type") {
             guard ["classic", "quorum"].contains(e.value.lowercased()) else {
                 throw r.error("rabbitmq", e, "expected classic or quorum, got \"\(e.value)\"")
@@ -208,7 +311,9 @@ public struct AutoHealConfig: Sendable {
         }
 
         // [hosts]
-        let dockerPort = try r.integer("hosts", "docker_port", default: 2375, range: 1...65535, unit: "a port")
+        let dockerTLSOn = try r.boolean("hosts", "docker_tls", default: false)
+        let dockerPort = try r.integer("hosts", "docker_port", default: dockerTLSOn ? 2376 : 2375, range: 1...65535, unit: "a port")
+        let dockerTLS = try tlsFiles("hosts", "docker_", enabled: dockerTLSOn)
         func hostList(_ key: String) throws(ConfigError) -> [Host] {
             let (items, entry) = r.list("hosts", key, default: [])
             var hosts: [Host] = []
@@ -234,7 +339,13 @@ public struct AutoHealConfig: Sendable {
         }
         let hosts = Hosts(
             control: control, compute: compute, vip: vip, dockerPort: dockerPort,
-            dockerTimeoutSeconds: try r.integer("hosts", "docker_timeout", default: 10, range: 1...600, unit: "whole seconds"))
+            dockerTimeoutSeconds: try r.integer("hosts", "docker_timeout", default: 10, range: 1...600, unit: "whole seconds"),
+            dockerTLS: dockerTLS)
+        if dockerTLS != nil, let e = r.rawEntry("hosts", "docker_tls"),
+            (control + compute + (vip.map { [$0] } ?? [])).contains(where: { if case .unix = $0.docker { true } else { false } })
+        {
+            throw r.error("hosts", e, "docker_tls applies to TCP hosts; a unix:// host cannot use it")
+        }
 
         // [containers]
         var containers: [Scope: [String]] = [:]
@@ -309,6 +420,19 @@ public struct AutoHealConfig: Sendable {
             notify.webhookURL = e.value
         }
 
+        // [metrics]
+        func listenAddress(_ key: String, default value: String) throws(ConfigError) -> BrokerAddress? {
+            let text = r.string("metrics", key, default: value)
+            if text.isEmpty || text == "off" { return nil }
+            guard case .tcp(let host, let port)? = DockerHostAddress(parsing: text, defaultPort: 0), port > 0 else {
+                throw r.error("metrics", r.rawEntry("metrics", key)!, "expected host:port (or empty to turn it off), got \"\(text)\"")
+            }
+            return BrokerAddress(host: host, port: port)
+        }
+        let metrics = Metrics(
+            engineListen: try listenAddress("engine_listen", default: "127.0.0.1:9464"),
+            monitorListen: try listenAddress("monitor_listen", default: "127.0.0.1:9465"))
+
         // [logging]
         let directory = r.string("logging", "log_dir", default: "/var/log/autoheal")
         var level = Logger.Level.info
@@ -321,8 +445,8 @@ public struct AutoHealConfig: Sendable {
 
         return AutoHealConfig(
             path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule,
-            engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify,
-            logging: LoggingSettings(directory: directory, level: level),
+            engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify, metrics: metrics,
+            logging: LoggingSettings(directory: directory, level: level), allowInsecureConfig: allowInsecure,
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
     }
 
@@ -347,7 +471,14 @@ public struct AutoHealConfig: Sendable {
             "[rabbitmq]",
             "rabbitmq_addr = \(rabbitmq.brokers.map(\.description).joined(separator: ", "))",
             "username = \(rabbitmq.username)",
+            "# password from: \(rabbitmq.passwordSource)",
             "password = \(rabbitmq.password.isEmpty ? "(empty)" : "********")",
+            "amqps = \(rabbitmq.tls != nil)",
+            "ssl_ca = \(rabbitmq.tls?.caFile ?? "")",
+            "ssl_cert = \(rabbitmq.tls?.certificateFile ?? "")",
+            "ssl_key = \(rabbitmq.tls?.keyFile ?? "")",
+            "ssl_verify_hostname = \(rabbitmq.tls?.verifyHostname ?? true)",
+            "allow_insecure_config = \(allowInsecureConfig)",
             "vhost = \(rabbitmq.vhost)",
             "heartbeat = \(rabbitmq.heartbeatSeconds)",
             "queue_type = \(rabbitmq.queueType)",
@@ -360,6 +491,10 @@ public struct AutoHealConfig: Sendable {
             "VIP = \(hosts.vip?.name ?? "")",
             "docker_port = \(hosts.dockerPort)",
             "docker_timeout = \(hosts.dockerTimeoutSeconds)",
+            "docker_tls = \(hosts.dockerTLS != nil)",
+            "docker_ca = \(hosts.dockerTLS?.caFile ?? "")",
+            "docker_cert = \(hosts.dockerTLS?.certificateFile ?? "")",
+            "docker_key = \(hosts.dockerTLS?.keyFile ?? "")",
             "",
             "[containers]",
         ]
@@ -398,6 +533,9 @@ public struct AutoHealConfig: Sendable {
             "rolling_wait = \(policy.rollingWaitSeconds)",
             "", "[notify]",
             "webhook_url = \(notify.webhookURL.map(Self.maskedURL) ?? "")",
+            "", "[metrics]",
+            "engine_listen = \(metrics.engineListen?.description ?? "")",
+            "monitor_listen = \(metrics.monitorListen?.description ?? "")",
             "", "[logging]",
             "log_dir = \(logging.directory)",
             "level = \(logging.level.rawValue)",

@@ -8,7 +8,8 @@ public enum ConfigTemplate {
 # Read by autoheal-monitor (deploy server), autoheal-engine (control servers) and the
 # autoheal CLI; each takes --config PATH to read another file. INI syntax: `key = value`,
 # whole-line comments with # or ;, no inline comments (a password may contain #).
-# Keep this file readable by root only: it holds the RabbitMQ password.
+# Keep this file readable by root only (chmod 600): it holds the RabbitMQ password, and the
+# daemons refuse to start when a file holding a password is readable by group or others.
 
 [rabbitmq]
 # Broker as host or host:port (default port 5672). Several brokers of one cluster:
@@ -16,6 +17,21 @@ public enum ConfigTemplate {
 rabbitmq_addr = 127.0.0.1:5672
 username = guest
 password = guest
+# Instead of `password`: a file whose first line is the password (mode 600), or the
+# environment variable AUTOHEAL_RABBITMQ_PASSWORD (wins over both).
+#password_file = /etc/autoheal/rabbitmq_password
+# Accept a password in a file that group or others can read (not recommended).
+allow_insecure_config = false
+# AMQP over TLS (port 5671 unless rabbitmq_addr names one). ssl_ca is the CA that signed the
+# broker's certificate (the system store when empty); ssl_cert/ssl_key are an optional client
+# certificate. The broker's certificate is always verified; with ssl_verify_hostname its DNS
+# name must also match the name in rabbitmq_addr (rabbitmq-c checks DNS names only: write
+# brokers by name, or set it to false to accept any name the CA signed).
+amqps = false
+ssl_ca =
+ssl_cert =
+ssl_key =
+ssl_verify_hostname = true
 # Virtual host of the cloud-auto-heal exchanges and queues.
 vhost = /
 # AMQP heartbeat in seconds (0 turns heartbeats off).
@@ -38,9 +54,16 @@ control_hosts = 127.0.0.1
 compute_hosts = 127.0.0.1
 # Virtual IP of the control plane (where allocation_heal runs nova-manage).
 VIP = 127.0.0.1
-# Docker Engine API port. 2375 is unauthenticated: never expose it beyond the
-# management network.
+# Docker Engine API port: 2375 without TLS, 2376 with. 2375 is unauthenticated (anyone who
+# reaches it is root on the host): never expose it beyond the management network.
 docker_port = 2375
+# Docker over TLS with a client certificate (dockerd --tlsverify): the CA that signed the
+# daemons' certificates, and this healer's client certificate and key (PEM). Each host's
+# name or IP in the lists above must match its daemon's certificate.
+docker_tls = false
+docker_ca =
+docker_cert =
+docker_key =
 # Deadline in seconds for one Docker API call (restarts get stop_timeout on top).
 docker_timeout = 10
 
@@ -128,6 +151,13 @@ pause_file =
 # quarantined and when it recovers. Empty: no notifications. A failing webhook never
 # blocks healing.
 webhook_url =
+
+[metrics]
+# Where each daemon serves Prometheus /metrics and /healthz (200 while its broker connection
+# is up and its loops are alive), as host:port; empty turns the endpoint off. Keep them on
+# loopback or the management network.
+engine_listen = 127.0.0.1:9464
+monitor_listen = 127.0.0.1:9465
 
 [logging]
 # Log files, one per area: engine-control.log, engine-compute.log, engine-queue.log,

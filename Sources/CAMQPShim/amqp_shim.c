@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <amqp_ssl_socket.h>
 
 static void set_status(cah_amqp_status *st, int kind, int code, const char *msg) {
     if (!st) return;
@@ -74,22 +75,38 @@ static int check_reply(amqp_rpc_reply_t r, const char *what, cah_amqp_status *st
 
 amqp_connection_state_t cah_amqp_open(const char *host, int port, int connect_timeout_ms,
                                       const char *vhost, const char *user, const char *password,
-                                      int heartbeat_seconds, cah_amqp_status *st) {
+                                      int heartbeat_seconds, const cah_amqp_tls *tls,
+                                      cah_amqp_status *st) {
     amqp_connection_state_t conn = amqp_new_connection();
     if (!conn) {
         set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "out of memory");
         return NULL;
     }
-    amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+    amqp_socket_t *sock = tls ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
     if (!sock) {
         amqp_destroy_connection(conn);
         set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "cannot create socket");
         return NULL;
     }
+    if (tls) {
+        amqp_ssl_socket_set_verify_peer(sock, 1);
+        amqp_ssl_socket_set_verify_hostname(sock, tls->verify_hostname ? 1 : 0);
+        int trc = AMQP_STATUS_OK;
+        if (tls->ca_file && (trc = amqp_ssl_socket_set_cacert(sock, tls->ca_file)) != AMQP_STATUS_OK) {
+            set_library_error(st, trc, "TLS: cannot load the CA file");
+        } else if (tls->cert_file && tls->key_file &&
+                   (trc = amqp_ssl_socket_set_key(sock, tls->cert_file, tls->key_file)) != AMQP_STATUS_OK) {
+            set_library_error(st, trc, "TLS: cannot load the client certificate or key");
+        }
+        if (trc != AMQP_STATUS_OK) {
+            amqp_destroy_connection(conn);
+            return NULL;
+        }
+    }
     struct timeval tv = {connect_timeout_ms / 1000, (connect_timeout_ms % 1000) * 1000};
     int rc = amqp_socket_open_noblock(sock, host, port, &tv);
     if (rc != AMQP_STATUS_OK) {
-        set_library_error(st, rc, "connect");
+        set_library_error(st, rc, tls ? "TLS connect" : "connect");
         amqp_destroy_connection(conn);
         return NULL;
     }

@@ -17,13 +17,20 @@ public final class DockerClient: Sendable {
     public let address: DockerHostAddress
     private let http: HTTPClient
     private let timeout: Duration
+    private let tls: HTTPTLSSettings?
     private let negotiatedVersion = Mutex<String?>(nil)
 
     /// - Parameters:
     ///   - host: the name used in messages (as written in the config).
     ///   - timeout: deadline for a call that does not wait on a container stop.
-    public init(host: String, address: DockerHostAddress, http: HTTPClient, timeout: Duration = .seconds(10)) {
+    ///   - tls: for a TCP host, talk https with these certificates (dockerd `--tlsverify`);
+    ///     the host's name or IP must match its daemon's certificate.
+    public init(
+        host: String, address: DockerHostAddress, http: HTTPClient, timeout: Duration = .seconds(10),
+        tls: HTTPTLSSettings? = nil
+    ) {
         self.host = host
+        self.tls = tls
         self.address = address
         self.http = http
         self.timeout = timeout
@@ -183,8 +190,11 @@ public final class DockerClient: Sendable {
         _ method: String, _ path: String, body: [UInt8]? = nil, versioned: Bool = true, timeout: Duration? = nil
     ) async throws(DockerError) -> HTTPResponse {
         do {
-            return try await sendRaw(method, path, body: body, versioned: versioned, timeout: timeout)
+            let response = try await sendRaw(method, path, body: body, versioned: versioned, timeout: timeout)
+            HealMetrics.dockerHostReachable(host, true)
+            return response
         } catch {
+            if case .docker = error {} else { HealMetrics.dockerHostReachable(host, false) }
             switch error {
             case .timedOut(let d): throw .timedOut(host: host, detail: d)
             case .unreachable(let d): throw .unreachable(host: host, detail: d)
@@ -225,7 +235,8 @@ public final class DockerClient: Sendable {
         switch address {
         case .tcp(let h, let port):
             let hostPart = h.contains(":") ? "[\(h)]" : h
-            request.url = "http://\(hostPart):\(port)\(prefix)\(path)"
+            request.url = "\(tls == nil ? "http" : "https")://\(hostPart):\(port)\(prefix)\(path)"
+            request.tls = tls
         case .unix(let socket):
             request.url = "http://localhost\(prefix)\(path)"
             request.unixSocketPath = socket

@@ -9,8 +9,11 @@ public final class DockerHosts: Sendable {
     public init(config: AutoHealConfig, http: HTTPClient) {
         var clients: [String: DockerClient] = [:]
         let timeout = Duration.seconds(config.hosts.dockerTimeoutSeconds)
+        let tls = config.hosts.dockerTLS.map {
+            HTTPTLSSettings(caFile: $0.caFile, certificateFile: $0.certificateFile, keyFile: $0.keyFile)
+        }
         for host in config.hosts.control + config.hosts.compute + (config.hosts.vip.map { [$0] } ?? []) {
-            clients[host.name] = DockerClient(host: host.name, address: host.docker, http: http, timeout: timeout)
+            clients[host.name] = DockerClient(host: host.name, address: host.docker, http: http, timeout: timeout, tls: tls)
         }
         self.clients = clients
     }

@@ -24,14 +24,17 @@ public struct HealEngine: Service {
     private let ledger = RequestLedger()
     private let journal: DecisionJournal?
     private let concurrency: Int
+    private let health: ServiceHealth?
     private let logger: Logger
 
     /// - Parameters:
+    ///   - health: told when the consume loop starts and ends, with a probe of its broker connection.
     ///   - logger: the queue area's logger (`engine.queue`).
     public init(
         settings: AMQPSettings, topology: AMQPTopology, handlers: HandlerTable, concurrency: Int, journal: DecisionJournal? = nil,
-        logger: Logger
+        health: ServiceHealth? = nil, logger: Logger
     ) {
+        self.health = health
         self.journal = journal
         self.settings = settings
         self.topology = topology
@@ -45,6 +48,8 @@ public struct HealEngine: Service {
             settings: settings, topology: topology, queues: Scope.allCases.map(Topology.queue(for:)),
             prefetch: UInt16(clamping: concurrency), logger: logger)
         let deadLetters = HealRequestPublisher(settings: settings, topology: topology, logger: logger)
+        health?.loopStarted("engine", brokerConnected: { consumer.isConnected })
+        defer { health?.loopEnded("engine") }
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -87,6 +92,7 @@ public struct HealEngine: Service {
             do {
                 try await deadLetters.deadLetter(body: delivery.body, reason: error.description, messageID: delivery.messageID)
                 consumer.ack(delivery)
+                HealMetrics.deadLettered(queue: delivery.queue)
                 logger.warning("refused message moved to the dead-letter queue \(Topology.deadLetterQueue)", metadata: log)
             } catch let publishError {
                 log["error"] = "\(publishError)"
@@ -99,6 +105,7 @@ public struct HealEngine: Service {
         log["scope"] = "\(request.scope.rawValue)"
         log["request"] = "\(request.id)"
         if let target = request.target { log["target"] = "\(target)" }
+        HealMetrics.consumed(request.payload, scope: request.scope)
         switch await ledger.admit(request, receivedAt: delivery.receivedAt) {
         case .run: break
         case .superseded:
@@ -116,6 +123,7 @@ public struct HealEngine: Service {
         let outcome = await handlers.handler(for: request.payload).handle(request)
         await ledger.markHandled(request)
         consumer.ack(delivery)
+        HealMetrics.handled(request.payload, duration: clock.now - started)
         if let journal {
             let elapsed = clock.now - started
             try? await journal.recordRun(

@@ -50,6 +50,9 @@ public final class ContainerReviver: PayloadHandler {
             reviveStopped: config.policy.reviveStopped, graceAfterStart: TimeInterval(config.policy.graceAfterStartSeconds))
     }
 
+    /// Targets whose restart budget is spent (quarantined) right now.
+    public func quarantinedCount() async -> Int { await state.quarantinedCount }
+
     public func handle(_ request: Envelope) async -> HandlerOutcome {
         let logger = loggers[request.scope] ?? Logger(label: "engine.\(request.scope.rawValue)")
         let clock = ContinuousClock()
@@ -177,12 +180,14 @@ public final class ContainerReviver: PayloadHandler {
         if config.policy.dryRun {
             await note(target, seen: seen.summary, decision: "dry_run", reason: decision.reason, action: decision.action.rawValue, logger: logger)
             logger.notice("dry run: would \(decision.action.rawValue) the container", metadata: log)
+            HealMetrics.action(handler: Payload.containerAutoHeal.rawValue, kind: decision.action.rawValue, result: "dry_run")
             return HandlerOutcome(checked: 1, skipped: 1)
         }
         if let pause = await gate.pauseReason(for: target) {
             log["pause"] = "\(pause)"
             await note(target, seen: seen.summary, decision: "paused", reason: pause, action: decision.action.rawValue, logger: logger)
             logger.notice("healing paused: would \(decision.action.rawValue) the container", metadata: log)
+            HealMetrics.action(handler: Payload.containerAutoHeal.rawValue, kind: decision.action.rawValue, result: "paused")
             return HandlerOutcome(checked: 1, skipped: 1)
         }
 
@@ -279,6 +284,7 @@ public final class ContainerReviver: PayloadHandler {
             log["result"] = "ok"
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             logger.notice("revived container", metadata: log)
+            HealMetrics.action(handler: Payload.containerAutoHeal.rawValue, kind: decision.action.rawValue, result: "done")
             await note(target, seen: "\(log["seen"] ?? "")", decision: "act", reason: decision.reason, action: decision.action.rawValue,
                        result: "ok", duration: clock.now - actionStarted, logger: logger)
         } catch {
@@ -286,6 +292,7 @@ public final class ContainerReviver: PayloadHandler {
             log["duration"] = "\((clock.now - actionStarted).logDescription)"
             log["error"] = "\(error)"
             logger.error("action failed", metadata: log)
+            HealMetrics.action(handler: Payload.containerAutoHeal.rawValue, kind: decision.action.rawValue, result: "failed")
             await note(target, seen: "\(log["seen"] ?? "")", decision: "act", reason: "\(decision.reason); \(error)",
                        action: decision.action.rawValue, result: "failed", duration: clock.now - actionStarted, logger: logger)
             return HandlerOutcome(checked: 1, failed: 1)
@@ -331,6 +338,7 @@ actor ReviverState {
     }
 
     func record(_ target: TargetKey) -> RestartBudget.Record? { budget.record(for: target) }
+    var quarantinedCount: Int { budget.allRecords.values.filter(\.quarantined).count }
 
     /// When this engine's budgets last changed (or were adopted).
     private var lastChange = Date.distantPast

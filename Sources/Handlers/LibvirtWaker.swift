@@ -108,11 +108,13 @@ public final class LibvirtWaker: PayloadHandler {
                 outcome.acted += 1
                 log["result"] = "ok"
                 logger.notice("woke domain", metadata: log)
+                HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: command, result: "done")
             } else {
                 outcome.failed += 1
                 log["result"] = "failed"
                 log["stderr"] = "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(500))"
                 logger.error("domain did not wake", metadata: log)
+                HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: command, result: "failed")
             }
         }
         let policy = config.libvirt.restartNovaCompute
@@ -135,11 +137,13 @@ public final class LibvirtWaker: PayloadHandler {
             log["result"] = "ok"
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.notice("restarted nova_compute", metadata: log)
+            HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: "restart_nova_compute", result: "done")
         } catch {
             log["result"] = "failed"
             log["error"] = "\(error)"
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.error("restart of nova_compute failed", metadata: log)
+            HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: "restart_nova_compute", result: "failed")
         }
     }
 

@@ -141,12 +141,14 @@ public final class PlacementAllocationHealer: PayloadHandler {
             log["exit_code"] = "\(result.exitCode)"
             log["duration"] = "\(result.duration.logDescription)"
             logger.info("ran nova-manage", metadata: log)
+            HealMetrics.action(handler: Payload.allocationHeal.rawValue, kind: step, result: "done")
             return result
         } catch {
             log["result"] = "failed"
             log["duration"] = "\((clock.now - started).logDescription)"
             log["error"] = "\(error)"
             logger.error("nova-manage did not complete", metadata: log)
+            HealMetrics.action(handler: Payload.allocationHeal.rawValue, kind: step, result: "failed")
             return nil
         }
     }

@@ -47,6 +47,10 @@ public enum HealTopology {
         AMQPSettings(
             servers: config.rabbitmq.brokers.map { AMQPServer(host: $0.host, port: $0.port) },
             vhost: config.rabbitmq.vhost, username: config.rabbitmq.username, password: config.rabbitmq.password,
-            heartbeatSeconds: config.rabbitmq.heartbeatSeconds, connectionName: connectionName)
+            heartbeatSeconds: config.rabbitmq.heartbeatSeconds, connectionName: connectionName,
+            tls: config.rabbitmq.tls.map {
+                AMQPTLSSettings(
+                    caFile: $0.caFile, certificateFile: $0.certificateFile, keyFile: $0.keyFile, verifyHostname: $0.verifyHostname)
+            })
     }
 }

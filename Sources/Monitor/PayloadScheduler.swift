@@ -15,9 +15,12 @@ import ServiceLifecycle
 public struct PayloadScheduler: Service {
     private let schedule: [Payload: Int]
     private let publisher: HealRequestPublisher
+    private let health: ServiceHealth?
     private let logger: Logger
 
-    public init(schedule: [Payload: Int], publisher: HealRequestPublisher, logger: Logger) {
+    /// - Parameter health: told when the schedule starts and ends, with a probe of the publisher's broker connection.
+    public init(schedule: [Payload: Int], publisher: HealRequestPublisher, health: ServiceHealth? = nil, logger: Logger) {
+        self.health = health
         self.schedule = schedule
         self.publisher = publisher
         self.logger = logger
@@ -28,6 +31,9 @@ public struct PayloadScheduler: Service {
         for payload in Payload.allCases where schedule[payload, default: 0] == 0 {
             logger.info("payload turned off in [schedule]", metadata: ["payload": "\(payload.rawValue)"])
         }
+        let publisher = self.publisher
+        health?.loopStarted("scheduler", brokerConnected: { publisher.isConnected })
+        defer { health?.loopEnded("scheduler") }
         await withTaskGroup(of: Void.self) { group in
             for (payload, period) in active {
                 group.addTask { await publishForever(payload, every: .seconds(period)) }
@@ -76,11 +82,13 @@ public struct PayloadScheduler: Service {
         do {
             try await publisher.publish(envelope, timeout: period)
             log["result"] = "confirmed"
+            HealMetrics.published(payload, scope: scope)
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.info("published", metadata: log)
             return true
         } catch {
             log["result"] = "failed"
+            HealMetrics.publishFailed(payload, scope: scope)
             log["error"] = "\(error)"
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.error("publish failed; sweep dropped, the next period sends a new one", metadata: log)

@@ -8,6 +8,7 @@ import Journal
 import Logging
 import Messaging
 import ServiceLifecycle
+import Telemetry
 
 /// autoheal-engine: runs on the control servers; consumes heal requests and acts on them
 /// through the Docker Engine API of the control and compute hosts.
@@ -23,6 +24,8 @@ struct EngineCommand: AsyncParsableCommand {
     func run() async throws {
         let config = ProgramSupport.loadConfigOrExit(self.config)
         let queueLogger = ProgramSupport.bootstrapLogging(config, area: "engine.queue")
+        let registry = MetricsBootstrap.prometheus()
+        let health = ServiceHealth()
         queueLogger.notice("autoheal-engine starting", metadata: [
             "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
             "control_hosts": "\(config.hosts.control.map(\.name).joined(separator: ","))",
@@ -49,18 +52,29 @@ struct EngineCommand: AsyncParsableCommand {
                               metadata: ["state_dir": "\(config.engine.stateDirectory)", "error": "\(error)"])
         }
         if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
+        let reviver = ContainerReviver(
+            config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier, journal: journal,
+            share: budgets)
         let handlers = HandlerTable(
-            containerAutoHeal: ContainerReviver(
-                config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier, journal: journal,
-                share: budgets),
+            containerAutoHeal: reviver,
             allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
             libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
             settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, journal: journal,
-            logger: queueLogger)
+            health: health, logger: queueLogger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine)]
+        if let listen = config.metrics.engineListen {
+            let endpoint = MetricsEndpoint(
+                host: listen.host, port: listen.port, registry: registry, health: health,
+                refresh: {
+                    HealMetrics.brokerConnected(health.brokerConnected)
+                    HealMetrics.quarantinedTargets(await reviver.quarantinedCount())
+                }, logger: queueLogger)
+            // The endpoint ends with the engine, never the other way round.
+            services.append(.init(service: endpoint, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
         try await group.run()
         shared.stop()
         await budgets.stop()

@@ -4,6 +4,7 @@ import Logging
 import Messaging
 import Monitor
 import ServiceLifecycle
+import Telemetry
 
 /// autoheal-monitor: runs on the deploy server; publishes heal requests on a schedule.
 @main
@@ -18,16 +19,27 @@ struct MonitorCommand: AsyncParsableCommand {
     func run() async throws {
         let config = ProgramSupport.loadConfigOrExit(self.config)
         let logger = ProgramSupport.bootstrapLogging(config, area: "monitor")
+        let registry = MetricsBootstrap.prometheus()
+        let health = ServiceHealth()
         logger.notice("autoheal-monitor starting", metadata: [
             "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
         ])
         let publisher = HealRequestPublisher(
             settings: HealTopology.settings(from: config, connectionName: "autoheal-monitor"),
             topology: HealTopology.declaration(for: config), maxBacklog: config.rabbitmq.publishBacklog, logger: logger)
-        let scheduler = PayloadScheduler(schedule: config.schedule, publisher: publisher, logger: logger)
+        let scheduler = PayloadScheduler(schedule: config.schedule, publisher: publisher, health: health, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: scheduler)]
+        if let listen = config.metrics.monitorListen {
+            let endpoint = MetricsEndpoint(
+                host: listen.host, port: listen.port, registry: registry, health: health,
+                refresh: {
+                    HealMetrics.brokerConnected(publisher.isConnected)
+                    HealMetrics.eventStreamsOpen(0)
+                }, logger: logger)
+            services.append(.init(service: endpoint, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: scheduler)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

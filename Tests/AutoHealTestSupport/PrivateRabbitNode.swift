@@ -11,20 +11,29 @@ public final class PrivateRabbitNode: Sendable {
             .appendingPathComponent("scripts/private-rabbit.sh").path
     }
 
+    /// The AMQPS listener, when the node has one.
+    public let tls: (port: Int, certificates: TestCertificates)?
+
     /// Starts a fresh node (any data of an earlier node of that name is deleted first).
-    public init(name: String, port: Int) throws {
+    /// - Parameter tls: also listen for AMQP over TLS on 127.0.0.1:`port` with these certificates.
+    public init(name: String, port: Int, tls: (port: Int, certificates: TestCertificates)? = nil) throws {
         self.name = name
         self.port = port
+        self.tls = tls
         try Self.run(["destroy", name])
         try start()
     }
 
-    public func start() throws { try Self.run(["start", name, String(port)]) }
+    public func start() throws {
+        var environment: [String] = []
+        if let tls { environment = ["TLS_DIR=\(tls.certificates.directory)", "TLS_PORT=\(tls.port)"] }
+        try Self.run(["start", name, String(port)], environment: environment)
+    }
     public func stop() throws { try Self.run(["stop", name]) }
     public func destroy() { try? Self.run(["destroy", name]) }
 
-    static func run(_ arguments: [String]) throws {
-        let (exitCode, output) = try spawnAndWait(["/bin/bash", script] + arguments)
+    static func run(_ arguments: [String], environment: [String] = []) throws {
+        let (exitCode, output) = try spawnAndWait(["/usr/bin/env"] + environment + ["/bin/bash", script] + arguments)
         guard exitCode == 0 else {
             throw TestSetupError("private-rabbit.sh \(arguments.joined(separator: " ")) failed: \(output) (is rabbitmq-server installed? run `\(TestEnvironment.setupCommand)`)")
         }

@@ -6,7 +6,7 @@ public enum TestConfig {
     /// on its socket as the only control host and `control` as its containers, no compute host,
     /// a `container_auto_heal` sweep every second and the other payloads off, a 5 s stop
     /// timeout, no grace and no back-off (tests of those set them), and logs and journal under
-    /// `directory` (in `logs`, and `logs`-state). `overrides` ("section.key": value) replace
+    /// `directory` (in `logs`, and `logs`-state), no metrics endpoints. `overrides` ("section.key": value) replace
     /// or add keys. Returns the file's path.
     public static func write(
         in directory: URL, name: String = "auto_heal.conf", vhost: String, control: [String], logs: String = "logs",
@@ -19,6 +19,7 @@ public enum TestConfig {
             ("schedule", [("container_auto_heal", "1"), ("allocation_heal", "0"), ("libvirt_suspend_wakeup", "0")]),
             ("engine", [("stop_timeout", "5"), ("state_dir", directory.appendingPathComponent(logs + "-state").path)]),
             ("policy", [("grace_after_start", "0"), ("backoff_initial", "0")]),
+            ("metrics", [("engine_listen", ""), ("monitor_listen", "")]),
             ("logging", [("log_dir", directory.appendingPathComponent(logs).path), ("level", "info")]),
         ]
         for (path, value) in overrides.sorted(by: { $0.key < $1.key }) {

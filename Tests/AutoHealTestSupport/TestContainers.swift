@@ -90,11 +90,33 @@ public final class PrivateDockerd: Sendable {
             .appendingPathComponent("scripts/private-dockerd.sh").path
     }
 
-    public init(name: String) throws {
+    /// - Parameter tls: also listen on tcp://127.0.0.1:`port` with `--tlsverify` and these certificates.
+    public init(name: String, tls: (port: Int, certificates: TestCertificates)? = nil) throws {
         self.name = name
-        let (code, output) = try spawnAndWait(["/bin/bash", Self.script, "start", name])
+        var argv = ["/bin/bash", Self.script, "start", name]
+        if let tls { argv = ["/usr/bin/env", "TLS_DIR=\(tls.certificates.directory)", "TLS_PORT=\(tls.port)"] + argv }
+        let (code, output) = try spawnAndWait(argv)
         guard code == 0 else { throw TestSetupError("private dockerd \(name) did not start: \(output); run `\(TestEnvironment.setupCommand)`") }
     }
 
     deinit { _ = try? spawnAndWait(["/bin/bash", Self.script, "stop", name]) }
+}
+
+/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with
+/// openssl by scripts/make-certs.sh in a directory of the test's own.
+public struct TestCertificates: Sendable {
+    public let directory: String
+    public var ca: String { directory + "/ca.pem" }
+    public var clientCertificate: String { directory + "/client.pem" }
+    public var clientKey: String { directory + "/client-key.pem" }
+
+    public init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("certs")).path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/make-certs.sh").path
+        let (code, output) = try spawnAndWait(["/bin/bash", script, directory])
+        guard code == 0 else { throw TestSetupError("make-certs.sh failed: \(output) (is openssl installed? run `\(TestEnvironment.setupCommand)`)") }
+    }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }

@@ -36,6 +36,7 @@ struct ProgramTests {
         let path = directory.appendingPathComponent("auto_heal.conf").path
         try "[rabbitmq]\nrabbitmq_addr = 10.0.0.5\npassword = hunter2\n[hosts]\ncontrol_hosts = 10.0.0.11\nVIP = 10.0.0.10\ncolour = blue\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
         let (status, output) = try runProgram("autoheal", ["check-config", "--config", path])
         #expect(status == 0)
         #expect(output.contains("rabbitmq_addr = 10.0.0.5:5672"))
@@ -43,5 +44,50 @@ struct ProgramTests {
         #expect(output.contains("password = ********"))
         #expect(output.contains("warning: \(path):7: [hosts] unknown key `colour` is ignored"))
         #expect(!output.contains("hunter2"))
+    }
+
+    @Test(arguments: ["autoheal-engine", "autoheal-monitor", "autoheal"])
+    func aConfigWithAPasswordThatOthersCanReadIsRefused(program: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-open"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        try "[rabbitmq]\npassword = s3cret-open\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        let arguments = program == "autoheal" ? ["check-config", "--config", path] : ["--config", path]
+        let (status, output) = try runProgram(program, arguments)
+        #expect(status == 78)
+        #expect(output.contains("\(path): holds the RabbitMQ password and is readable by group or others (mode 644): run `chmod 600 \(path)`"))
+        #expect(!output.contains("s3cret-open"))
+    }
+
+    @Test func thePasswordMayComeFromAFileOrTheEnvironmentAndIsNeverShown() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-pwfile"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = directory.appendingPathComponent("rabbitmq_password").path
+        try "s3cret-from-file\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        chmod(secret, 0o600)
+        let path = directory.appendingPathComponent("auto_heal.conf").path
+        // No password in it: the config itself may be readable by others.
+        try "[rabbitmq]\nusername = healer\npassword_file = \(secret)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        var (status, output) = try runProgram("autoheal", ["check-config", "--config", path])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("# password from: password_file \(secret)"))
+        #expect(!output.contains("s3cret-from-file"))
+
+        (status, output) = try runProgram(
+            "autoheal", ["check-config", "--config", path], environment: ["AUTOHEAL_RABBITMQ_PASSWORD": "s3cret-from-env"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("# password from: environment AUTOHEAL_RABBITMQ_PASSWORD"))
+        #expect(!output.contains("s3cret-from-env") && !output.contains("s3cret-from-file"))
+
+        // A password file others can read is refused like a config.
+        chmod(secret, 0o640)
+        (status, output) = try runProgram("autoheal", ["check-config", "--config", path])
+        #expect(status == 78)
+        #expect(output.contains("\(secret): is the RabbitMQ password file and is readable by group or others (mode 640)"))
+        #expect(!output.contains("s3cret-from-file"))
     }
 }

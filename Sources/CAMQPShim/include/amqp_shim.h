@@ -23,11 +23,21 @@ typedef struct {
     char message[512];  // human-readable reason, NUL-terminated
 } cah_amqp_status;
 
-/// Opens a TCP socket and logs in with PLAIN.
+/// TLS for a connection: PEM files (NULL when not used). The broker's certificate is
+/// always verified; with verify_hostname its DNS name is checked against `host`.
+typedef struct {
+    const char *ca_file;    // NULL: the system's CA store
+    const char *cert_file;  // client certificate, with key_file, or NULL
+    const char *key_file;
+    int verify_hostname;
+} cah_amqp_tls;
+
+/// Opens a TCP socket (TLS when tls is not NULL) and logs in with PLAIN.
 /// Returns NULL and fills status on failure.
 amqp_connection_state_t cah_amqp_open(const char *host, int port, int connect_timeout_ms,
                                       const char *vhost, const char *user, const char *password,
-                                      int heartbeat_seconds, cah_amqp_status *status);
+                                      int heartbeat_seconds, const cah_amqp_tls *tls,
+                                      cah_amqp_status *status);
 
 /// Closes channel 1 and the connection politely, then frees everything.
 void cah_amqp_close(amqp_connection_state_t conn);
