@@ -35,7 +35,7 @@ install_packages() {
 # The libraries the package builds against and the services its tests use.
 install_base() {
   install_packages pkg-config ca-certificates curl librabbitmq-dev libcurl4-openssl-dev libsqlite3-dev python3 \
-    rabbitmq-server docker.io busybox-static iproute2 procps
+    rabbitmq-server docker.io busybox-static iproute2 procps openssl
 }
 
 docker_ready() { curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping 2>/dev/null; }
