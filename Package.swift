@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "autoheal",
             dependencies: [
-                "Messaging", "DockerAPI", "Journal",
+                "Messaging", "DockerAPI", "HTTP", "Journal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -177,3 +177,93 @@ setup_all() {
   make_handler_images
   ensure_swift
 }
+
+# ---- Container images of the healer, without a registry --------------------------------
+# Base images are made locally with debootstrap from the host's Debian mirror: a slim runtime
+# (the three shared libraries the binaries need) and a Swift builder (this machine's toolchain
+# and the Swift packages the manifest names, read through git's insteadOf like on the host).
+DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+RUNTIME_BASE_IMAGE="${RUNTIME_BASE_IMAGE:-autoheal/debian-runtime:$DEBIAN_SUITE}"
+BUILDER_BASE_IMAGE="${BUILDER_BASE_IMAGE:-autoheal/swift-builder:$DEBIAN_SUITE}"
+SWIFT_TOOLCHAIN="${SWIFT_TOOLCHAIN:-/opt/swift}"
+SWIFT_PACKAGE_MIRROR="${SWIFT_PACKAGE_MIRROR:-/opt/swift-packages}"
+
+install_image_tools() { install_packages debootstrap docker-compose; }
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# debootstrap_rootfs DIR PACKAGES: a minimal Debian rootfs with PACKAGES (comma list).
+debootstrap_rootfs() {
+  local dir="$1" packages="$2"
+  rm -rf "$dir"
+  say "debootstrap $DEBIAN_SUITE into $dir (with $packages)"
+  debootstrap --variant=minbase --include="$packages" "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR" >"$dir.log" 2>&1 \
+    || { tail -20 "$dir.log" >&2; die "debootstrap failed (log: $dir.log)"; }
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb
+}
+
+make_runtime_base_image() {
+  image_exists "$RUNTIME_BASE_IMAGE" && return 0
+  local dir; dir="$(mktemp -d /tmp/autoheal-rootfs-runtime.XXXXXX)"
+  debootstrap_rootfs "$dir/rootfs" librabbitmq4,libcurl4,libsqlite3-0,ca-certificates
+  tar -C "$dir/rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' - "$RUNTIME_BASE_IMAGE" >/dev/null
+  rm -rf "$dir"
+  say "made $RUNTIME_BASE_IMAGE"
+}
+
+make_builder_base_image() {
+  image_exists "$BUILDER_BASE_IMAGE" && return 0
+  [[ -x "$SWIFT_TOOLCHAIN/usr/bin/swift" ]] || die "no Swift toolchain at $SWIFT_TOOLCHAIN (set SWIFT_TOOLCHAIN)"
+  local dir; dir="$(mktemp -d /tmp/autoheal-rootfs-builder.XXXXXX)"
+  debootstrap_rootfs "$dir/rootfs" \
+    binutils,gcc,g++,libc6-dev,libstdc++-12-dev,libgcc-12-dev,git,pkg-config,ca-certificates,zlib1g-dev,libncurses6,libxml2,libcurl4,libsqlite3-0,libuuid1,librabbitmq-dev,libcurl4-openssl-dev,libsqlite3-dev
+  say "copying the Swift toolchain (without lldb, sourcekit, docc and the embedded stdlib)"
+  mkdir -p "$dir/rootfs/opt"
+  tar -C "$(dirname "$SWIFT_TOOLCHAIN")" -c \
+      --exclude='usr/bin/sourcekit-lsp' --exclude='usr/bin/lldb*' --exclude='usr/bin/clangd' --exclude='usr/bin/docc' \
+      --exclude='usr/bin/swift-format' --exclude='usr/bin/wasmkit' --exclude='usr/lib/liblldb*' \
+      --exclude='usr/lib/libsourcekitdInProc.so' --exclude='usr/lib/libSwiftSourceKit*' \
+      --exclude='usr/lib/swift/embedded' --exclude='usr/lib/swift/FrameworkABIBaseline' --exclude='usr/share/doc' \
+      "$(basename "$SWIFT_TOOLCHAIN")" | tar -C "$dir/rootfs/opt" -x
+  [[ "$SWIFT_TOOLCHAIN" == /opt/swift ]] || mv "$dir/rootfs/opt/$(basename "$SWIFT_TOOLCHAIN")" "$dir/rootfs/opt/swift"
+  # The Swift packages of the manifest, read like on this machine (git insteadOf).
+  (cd "$AUTOHEAL_ROOT" && [[ -f Package.resolved ]] || swift package resolve >/dev/null)
+  python3 - "$AUTOHEAL_ROOT/Package.resolved" <<'PY' | while read -r repo; do
+import json, sys
+for pin in json.load(open(sys.argv[1]))["pins"]:
+    location = pin["location"].removeprefix("https://github.com/").removesuffix(".git")
+    print(location + ".git")
+PY
+    [[ -d "$SWIFT_PACKAGE_MIRROR/$repo" ]] || die "package $repo is not in $SWIFT_PACKAGE_MIRROR"
+    mkdir -p "$dir/rootfs/opt/swift-packages/$(dirname "$repo")"
+    cp -a "$SWIFT_PACKAGE_MIRROR/$repo" "$dir/rootfs/opt/swift-packages/$repo"
+  done
+  cat > "$dir/rootfs/etc/gitconfig" <<'GIT'
+[url "/opt/swift-packages/"]
+	insteadOf = https://github.com/
+[safe]
+	directory = *
+GIT
+  tar -C "$dir/rootfs" -c . | docker import \
+    -c 'ENV PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'CMD ["/bin/bash"]' - "$BUILDER_BASE_IMAGE" >/dev/null
+  rm -rf "$dir"
+  say "made $BUILDER_BASE_IMAGE"
+}
+
+# build_healer_images: both images from the local base images; the builder stage is the same
+# in both Dockerfiles, so the second build reuses the first one's compile.
+build_healer_images() {
+  install_image_tools
+  make_runtime_base_image
+  make_builder_base_image
+  local file
+  for file in engine monitor; do
+    say "docker build cloud-auto-heal-$file (release, static Swift stdlib)"
+    docker build --network host --force-rm -q -f "$AUTOHEAL_ROOT/Dockerfile.$file" \
+      --build-arg BUILDER_IMAGE="$BUILDER_BASE_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_BASE_IMAGE" \
+      -t "cloud-auto-heal-$file:latest" "$AUTOHEAL_ROOT" >/dev/null
+  done
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoHealCore
 import Foundation
+import HTTP
 import Logging
 import AMQP
 import Journal
@@ -12,7 +13,9 @@ struct AutoHealCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autoheal",
         abstract: "Operate Cloud Auto Heal: check the config, send a payload now, pause and resume healing.",
-        subcommands: [CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self, History.self])
+        subcommands: [
+            CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self, History.self, Healthz.self,
+        ])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -289,6 +292,44 @@ struct History: AsyncParsableCommand {
             if let d = entry.duration { line += " duration=\(String(format: "%.3f", d))s" }
             line += " reason=\"\(entry.reason)\""
             print(line)
+        }
+    }
+}
+
+/// `autoheal healthz engine|monitor`: asks the daemon's own `/healthz` (the images' HEALTHCHECK).
+struct Healthz: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask a running daemon's /healthz; exit 0 when it answers 200, 1 otherwise.",
+        discussion: "The address is [metrics] engine_listen or monitor_listen of the config. With the endpoint turned off there is nothing to ask: it says so and exits 0.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Argument(help: "engine or monitor.")
+    var daemon: String
+
+    func run() async throws {
+        let config = ProgramSupport.loadConfigOrExit(options.config)
+        let listen: AutoHealConfig.BrokerAddress?
+        switch daemon {
+        case "engine": listen = config.metrics.engineListen
+        case "monitor": listen = config.metrics.monitorListen
+        default: throw ValidationError("expected engine or monitor, got \"\(daemon)\"")
+        }
+        guard let listen else {
+            print("\(daemon): [metrics] \(daemon)_listen is empty in \(config.path): no health endpoint to ask")
+            return
+        }
+        let http = HTTPClient(name: "healthz")
+        defer { http.shutdown() }
+        let url = "http://\(listen)/healthz"
+        do {
+            let response = try await http.execute(HTTPRequest(url: url, timeout: .seconds(5), connectTimeout: .seconds(2)))
+            let text = response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines)
+            print("\(daemon) \(url): \(response.status) \(text)")
+            if response.status != 200 { throw ExitCode(1) }
+        } catch let error as HTTPError {
+            print("\(daemon) \(url): no answer (\(error))")
+            throw ExitCode(1)
         }
     }
 }
