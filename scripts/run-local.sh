@@ -121,5 +121,6 @@ Break something and watch it heal:
   docker exec cinder_api rm /tmp/healthy      # unhealthy -> restarted
   tail -f $RUN_DIR/logs/engine-*.log
 Send a sweep now:  $BIN/autoheal publish container_auto_heal --config $RUN_DIR/auto_heal.conf
+Metrics, health:  curl -s 127.0.0.1:9464/metrics | grep ^autoheal_ ;  curl -s 127.0.0.1:9464/healthz
 Stop everything:   bash scripts/run-local.sh stop
 MSG

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (packages, local RabbitMQ and Docker engine, the test
-# image) and runs the whole test suite. Safe to run again. `.ci/run` runs exactly this.
+# image) and runs the whole test suite: the Swift tests, then the deployment path (both
+# images built without a registry, composed daemons healing a container; skipped with
+# AUTOHEAL_SKIP_IMAGES=1). Safe to run again. `.ci/run` runs exactly this.
 source "$(dirname "$0")/lib.sh"
 setup_all
 cd "$AUTOHEAL_ROOT"
@@ -8,3 +10,7 @@ say "building (debug)"
 swift build
 say "running the tests"
 swift test "$@"
+if [[ "${AUTOHEAL_SKIP_IMAGES:-0}" != 1 ]]; then
+  say "testing the images and the compose file"
+  bash "$AUTOHEAL_ROOT/scripts/test-images.sh"
+fi
