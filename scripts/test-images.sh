@@ -86,12 +86,16 @@ say "killing $target; the composed engine must start it again"
 docker kill "$target" >/dev/null
 wait_for "$target to be started again" 60 bash -c "[[ \$(docker inspect -f '{{.State.Running}} {{.State.StartedAt}}' $target) == 'true '* && \$(docker inspect -f '{{.State.StartedAt}}' $target) != '$before' ]]"
 wait_for "the engine's log line" 10 grep -qE "revived container host=127.0.0.1:2375 container=$target seen=exited\(137\)[^ ]* action=start result=ok" "$AUTOHEAL_LOG_DIR/engine-control.log"
-curl -fsS http://127.0.0.1:19474/metrics | grep -q 'autoheal_actions_total{handler="container_auto_heal",kind="start",result="done"} 1' \
+# (Whole outputs into variables first: `producer | grep -q` fails under pipefail when grep
+# stops reading early.)
+engine_metrics="$(curl -fsS http://127.0.0.1:19474/metrics)"
+monitor_metrics="$(curl -fsS http://127.0.0.1:19475/metrics)"
+grep -qF 'autoheal_actions_total{handler="container_auto_heal",kind="start",result="done"} 1' <<<"$engine_metrics" \
   || die "the engine's /metrics does not count the start"
-curl -fsS http://127.0.0.1:19475/metrics | grep -q '^autoheal_messages_published_total{' \
-  || die "the monitor's /metrics counts no publication"
+grep -q '^autoheal_messages_published_total{' <<<"$monitor_metrics" || die "the monitor's /metrics counts no publication"
 [[ -s "$AUTOHEAL_STATE_DIR/journal.sqlite" ]] || die "no decision journal in the state volume"
-docker logs "$engine" 2>&1 | grep -q "revived container" || die "the engine logs nothing to stdout"
+engine_stdout="$(docker logs "$engine" 2>&1)"
+grep -q "revived container" <<<"$engine_stdout" || die "the engine logs nothing to stdout"
 
 say "stopping: the engine exits 0 on SIGTERM"
 compose stop --timeout 30 autoheal-engine autoheal-monitor >/dev/null 2>&1
