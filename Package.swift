@@ -39,7 +39,7 @@ let package = Package(
         // Clients: one thin Swift wrapper per C library, and the Docker API on top of HTTP.
         .target(
             name: "AMQP",
-            dependencies: ["CAMQPShim", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CAMQPShim", "AutoHealCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "HTTP", dependencies: ["CCurlShim"]),
         .target(name: "DockerAPI", dependencies: ["HTTP", "AutoHealCore"]),
 
@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Messaging",
+                "Messaging", "DockerAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 

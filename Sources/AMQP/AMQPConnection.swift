@@ -1,3 +1,4 @@
+import AutoHealCore
 import CAMQPShim
 
 /// One rabbitmq-c connection with channel 1 open. Not thread-safe: it is created, used and

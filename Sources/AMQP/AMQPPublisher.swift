@@ -1,3 +1,4 @@
+import AutoHealCore
 import Foundation
 import Logging
 import Synchronization

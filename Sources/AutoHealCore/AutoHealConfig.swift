@@ -75,6 +75,10 @@ public struct AutoHealConfig: Sendable {
         public var dockerPort: Int
         /// Deadline for one Docker API call that does not wait on a container stop.
         public var dockerTimeoutSeconds: Int
+        /// Deadline for opening a connection to a Docker host.
+        public var dockerConnectTimeoutSeconds: Int
+        /// Requests in flight to one Docker host at once.
+        public var dockerMaxRequestsPerHost: Int
         /// Docker over TLS with a client certificate (`docker_tls = true`); nil for plain TCP.
         public var dockerTLS: TLSFiles?
 
@@ -156,6 +160,9 @@ public struct AutoHealConfig: Sendable {
     public var containers: [Scope: [String]]
     /// Seconds between publications of each payload; 0 turns it off.
     public var schedule: [Payload: Int]
+    /// `[schedule] watch_events`: the monitor follows each host's Docker events and asks for
+    /// a targeted heal the moment a watched container dies, is OOM-killed or turns unhealthy.
+    public var watchEvents: Bool
     public var engine: Engine
     public var placement: Placement
     public var libvirt: Libvirt
@@ -340,6 +347,8 @@ public struct AutoHealConfig: Sendable {
         let hosts = Hosts(
             control: control, compute: compute, vip: vip, dockerPort: dockerPort,
             dockerTimeoutSeconds: try r.integer("hosts", "docker_timeout", default: 10, range: 1...600, unit: "whole seconds"),
+            dockerConnectTimeoutSeconds: try r.integer("hosts", "docker_connect_timeout", default: 3, range: 1...600, unit: "whole seconds"),
+            dockerMaxRequestsPerHost: try r.integer("hosts", "docker_max_requests", default: 8, range: 1...1000, unit: "a count"),
             dockerTLS: dockerTLS)
         if dockerTLS != nil, let e = r.rawEntry("hosts", "docker_tls"),
             (control + compute + (vip.map { [$0] } ?? [])).contains(where: { if case .unix = $0.docker { true } else { false } })
@@ -365,10 +374,12 @@ public struct AutoHealConfig: Sendable {
                 unit: "whole seconds (0 turns it off)")
         }
 
+        let watchEvents = try r.boolean("schedule", "watch_events", default: true)
+
         // [engine]
         let engine = Engine(
             stopTimeoutSeconds: try r.integer("engine", "stop_timeout", default: 60, range: 0...3600, unit: "whole seconds"),
-            concurrency: try r.integer("engine", "concurrency", default: 8, range: 1...1000, unit: "a count"),
+            concurrency: try r.integer("engine", "concurrency", default: 32, range: 1...1000, unit: "a count"),
             stateDirectory: r.string("engine", "state_dir", default: "/var/lib/autoheal"))
 
         // [placement]
@@ -444,7 +455,7 @@ public struct AutoHealConfig: Sendable {
         }
 
         return AutoHealConfig(
-            path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule,
+            path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule, watchEvents: watchEvents,
             engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify, metrics: metrics,
             logging: LoggingSettings(directory: directory, level: level), allowInsecureConfig: allowInsecure,
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
@@ -491,6 +502,8 @@ public struct AutoHealConfig: Sendable {
             "VIP = \(hosts.vip?.name ?? "")",
             "docker_port = \(hosts.dockerPort)",
             "docker_timeout = \(hosts.dockerTimeoutSeconds)",
+            "docker_connect_timeout = \(hosts.dockerConnectTimeoutSeconds)",
+            "docker_max_requests = \(hosts.dockerMaxRequestsPerHost)",
             "docker_tls = \(hosts.dockerTLS != nil)",
             "docker_ca = \(hosts.dockerTLS?.caFile ?? "")",
             "docker_cert = \(hosts.dockerTLS?.certificateFile ?? "")",
@@ -501,6 +514,7 @@ public struct AutoHealConfig: Sendable {
         for scope in Scope.allCases { lines.append("\(scope.rawValue) = \(containers[scope, default: []].joined(separator: ", "))") }
         lines += ["", "[schedule]"]
         for payload in Payload.allCases { lines.append("\(payload.rawValue) = \(schedule[payload, default: 0])") }
+        lines.append("watch_events = \(watchEvents)")
         lines += [
             "", "[engine]",
             "stop_timeout = \(engine.stopTimeoutSeconds)",

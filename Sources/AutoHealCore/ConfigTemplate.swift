@@ -64,8 +64,12 @@ docker_tls = false
 docker_ca =
 docker_cert =
 docker_key =
-# Deadline in seconds for one Docker API call (restarts get stop_timeout on top).
+# Deadline in seconds for one Docker API call (restarts get stop_timeout on top), and for
+# opening a connection: a host that is down or never answers delays nothing else.
 docker_timeout = 10
+docker_connect_timeout = 3
+# Requests in flight to one Docker host at once (a sweep inspects all hosts concurrently).
+docker_max_requests = 8
 
 [containers]
 # Container names watched on each kind of host (Kolla-Ansible names).
@@ -77,13 +81,18 @@ compute = nova_compute, nova_libvirt
 container_auto_heal = 60
 allocation_heal = 3600
 libvirt_suspend_wakeup = 300
+# Follow each host's Docker events (container die, oom, health_status) and ask for a heal of
+# that one container the moment it happens; the periodic container_auto_heal sweep stays as
+# the safety net for anything a broken event stream missed.
+watch_events = true
 
 [engine]
 # Seconds Docker gives a container to stop on restart before killing it
 # (Kolla's own stop timeout is 60).
 stop_timeout = 60
-# Requests the engine handles at once (also the RabbitMQ prefetch).
-concurrency = 8
+# Requests the engine handles at once (also the RabbitMQ prefetch): a burst of faults on
+# different containers is healed in parallel, within [policy] max_parallel_actions.
+concurrency = 32
 # The decision journal (journal.sqlite): every decision, and the restart budgets, which
 # survive an engine restart. `autoheal history` and `autoheal status` read it.
 state_dir = /var/lib/autoheal

@@ -17,20 +17,27 @@ public final class DockerClient: Sendable {
     public let address: DockerHostAddress
     private let http: HTTPClient
     private let timeout: Duration
+    private let connectTimeout: Duration
     private let tls: HTTPTLSSettings?
+    private let inFlight: RequestLimiter
     private let negotiatedVersion = Mutex<String?>(nil)
 
     /// - Parameters:
     ///   - host: the name used in messages (as written in the config).
     ///   - timeout: deadline for a call that does not wait on a container stop.
+    ///   - connectTimeout: deadline for opening the connection, so an unreachable host fails fast.
     ///   - tls: for a TCP host, talk https with these certificates (dockerd `--tlsverify`);
     ///     the host's name or IP must match its daemon's certificate.
+    ///   - maxInFlight: requests to this host at once; more wait their turn (the wait counts
+    ///     against nothing: each request's deadline starts when it is sent).
     public init(
         host: String, address: DockerHostAddress, http: HTTPClient, timeout: Duration = .seconds(10),
-        tls: HTTPTLSSettings? = nil
+        connectTimeout: Duration = .seconds(3), tls: HTTPTLSSettings? = nil, maxInFlight: Int = 8
     ) {
         self.host = host
         self.tls = tls
+        self.connectTimeout = connectTimeout
+        self.inFlight = RequestLimiter(limit: maxInFlight)
         self.address = address
         self.http = http
         self.timeout = timeout
@@ -145,7 +152,67 @@ public final class DockerClient: Sendable {
         }
     }
 
+    /// `GET /events` for the containers named `containers` and the actions `actions`
+    /// (`die`, `oom`, `health_status`…), from `since` (Docker replays what it still keeps) or
+    /// from now. The stream lasts until the connection ends: it finishes when Docker closes it
+    /// and throws the transport error when it breaks. Ending the iteration closes it.
+    public func events(
+        containers: [String], actions: [String], since: DockerTimestamp? = nil
+    ) async throws(DockerError) -> AsyncThrowingStream<DockerEventItem, any Error> {
+        let filters = ["type": ["container"], "event": actions, "container": containers]
+        let filterText = String(decoding: try! JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys]), as: UTF8.self)
+        var query = "filters=" + (filterText.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? filterText)
+        if let since { query += "&since=\(since)" }
+        let request = try await makeRequest("GET", "/events?" + query, timeout: .zero)
+        let chunks = http.stream(request)
+        let host = self.host
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                var splitter = LineSplitter()
+                do {
+                    for try await chunk in chunks {
+                        for line in splitter.lines(in: chunk) where !line.isEmpty {
+                            do {
+                                continuation.yield(.event(try JSONDecoder().decode(DockerEvent.self, from: Data(line))))
+                            } catch {
+                                continuation.yield(.undecodable(line: String(decoding: line.prefix(500), as: UTF8.self), reason: "\(error)"))
+                            }
+                        }
+                    }
+                    continuation.finish()
+                } catch let error as HTTPError {
+                    switch error {
+                    case .status(let code, let body): continuation.finish(throwing: DockerError.refused(host: host, status: code, message: body))
+                    case .timedOut(let d): continuation.finish(throwing: DockerError.timedOut(host: host, detail: d))
+                    default: continuation.finish(throwing: DockerError.unreachable(host: host, detail: error.description))
+                    }
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     // MARK: - Plumbing
+
+    /// A request to this host for `path` (under the negotiated API version when `versioned`).
+    private func makeRequest(
+        _ method: String, _ path: String, versioned: Bool = true, timeout: Duration
+    ) async throws(DockerError) -> HTTPRequest {
+        let prefix = versioned ? "/v" + (try await apiVersion()) : ""
+        var request = HTTPRequest(method: method, url: "", timeout: timeout, connectTimeout: connectTimeout)
+        switch address {
+        case .tcp(let h, let port):
+            let hostPart = h.contains(":") ? "[\(h)]" : h
+            request.url = "\(tls == nil ? "http" : "https")://\(hostPart):\(port)\(prefix)\(path)"
+            request.tls = tls
+        case .unix(let socket):
+            request.url = "http://localhost\(prefix)\(path)"
+            request.unixSocketPath = socket
+        }
+        return request
+    }
 
     private func json(_ object: [String: Any]) -> [UInt8] {
         // Only strings, booleans and string arrays: serialization cannot fail.
@@ -225,26 +292,19 @@ public final class DockerClient: Sendable {
         _ method: String, _ path: String, body: [UInt8]? = nil, versioned: Bool = true, timeout: Duration? = nil,
         maxResponseBytes: Int = 8 << 20
     ) async throws(SendFailure) -> HTTPResponse {
-        let prefix: String
+        var request: HTTPRequest
         do {
-            prefix = versioned ? "/v" + (try await apiVersion()) : ""
+            request = try await makeRequest(method, path, versioned: versioned, timeout: timeout ?? self.timeout)
         } catch {
             throw .docker(error)
         }
-        var request = HTTPRequest(method: method, url: "", timeout: timeout ?? self.timeout, maxResponseBytes: maxResponseBytes)
-        switch address {
-        case .tcp(let h, let port):
-            let hostPart = h.contains(":") ? "[\(h)]" : h
-            request.url = "\(tls == nil ? "http" : "https")://\(hostPart):\(port)\(prefix)\(path)"
-            request.tls = tls
-        case .unix(let socket):
-            request.url = "http://localhost\(prefix)\(path)"
-            request.unixSocketPath = socket
-        }
+        request.maxResponseBytes = maxResponseBytes
         if let body {
             request.body = body
             request.headers.append(("Content-Type", "application/json"))
         }
+        await inFlight.acquire()
+        defer { inFlight.release() }
         do {
             return try await http.execute(request)
         } catch {

@@ -13,7 +13,10 @@ public final class DockerHosts: Sendable {
             HTTPTLSSettings(caFile: $0.caFile, certificateFile: $0.certificateFile, keyFile: $0.keyFile)
         }
         for host in config.hosts.control + config.hosts.compute + (config.hosts.vip.map { [$0] } ?? []) {
-            clients[host.name] = DockerClient(host: host.name, address: host.docker, http: http, timeout: timeout, tls: tls)
+            clients[host.name] = DockerClient(
+                host: host.name, address: host.docker, http: http, timeout: timeout,
+                connectTimeout: .seconds(config.hosts.dockerConnectTimeoutSeconds), tls: tls,
+                maxInFlight: config.hosts.dockerMaxRequestsPerHost)
         }
         self.clients = clients
     }

@@ -28,12 +28,29 @@ public final class HTTPClient: Sendable {
         let id = loop.nextID()
         let result: Result<HTTPResponse, HTTPError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                loop.submit(id: id, request: request, continuation: continuation)
+                loop.submit(id: id, request: request, sink: .buffered(continuation))
             }
         } onCancel: {
             loop.cancel(id: id)
         }
         return try result.get()
+    }
+
+    /// Opens a long-lived response (Docker's `/events`, say) and yields its body in chunks as
+    /// they arrive. The request's `timeout` does not apply (the response may stay open for
+    /// days); its connect timeout does, and TCP keep-alive notices a peer that went away.
+    ///
+    /// The stream finishes when the server closes the response, and throws an ``HTTPError``:
+    /// ``HTTPError/status(_:_:)`` for a status other than 2xx (with the start of the body),
+    /// or the transport error. Ending the iteration (or cancelling its task) closes the
+    /// connection.
+    public func stream(_ request: HTTPRequest) -> AsyncThrowingStream<[UInt8], any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: (any Error).self)
+        let id = loop.nextID()
+        let loop = self.loop
+        continuation.onTermination = { _ in loop.cancel(id: id) }
+        loop.submit(id: id, request: request, sink: .streaming(continuation))
+        return stream
     }
 
     public func shutdown() { loop.stop() }
@@ -46,10 +63,25 @@ public final class HTTPClient: Sendable {
 final class CurlMultiLoop: @unchecked Sendable {
     typealias Continuation = CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>
 
+    typealias StreamContinuation = AsyncThrowingStream<[UInt8], any Error>.Continuation
+
+    /// Where a transfer's response goes: whole, to one waiting caller, or chunk by chunk.
+    enum Sink {
+        case buffered(Continuation)
+        case streaming(StreamContinuation)
+
+        func fail(_ error: HTTPError) {
+            switch self {
+            case .buffered(let c): c.resume(returning: .failure(error))
+            case .streaming(let c): c.finish(throwing: error)
+            }
+        }
+    }
+
     private struct Queued {
         var id: UInt64
         var request: HTTPRequest
-        var continuation: Continuation
+        var sink: Sink
     }
 
     private struct Shared {
@@ -69,13 +101,13 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     func nextID() -> UInt64 { shared.withLock { $0.lastID += 1; return $0.lastID } }
 
-    func submit(id: UInt64, request: HTTPRequest, continuation: Continuation) {
+    func submit(id: UInt64, request: HTTPRequest, sink: Sink) {
         let accepted = shared.withLock { s -> Bool in
             guard !s.stopping else { return false }
-            s.queued.append(Queued(id: id, request: request, continuation: continuation))
+            s.queued.append(Queued(id: id, request: request, sink: sink))
             return true
         }
-        if accepted { curl_multi_wakeup(multi) } else { continuation.resume(returning: .failure(.cancelled)) }
+        if accepted { curl_multi_wakeup(multi) } else { sink.fail(.cancelled) }
     }
 
     func cancel(id: UInt64) {
@@ -98,11 +130,11 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
             for item in queued {
                 do {
-                    let transfer = try Transfer(id: item.id, request: item.request, continuation: item.continuation)
+                    let transfer = try Transfer(id: item.id, request: item.request, sink: item.sink)
                     curl_multi_add_handle(multi, transfer.easy)
                     transfers[item.id] = transfer
                 } catch {
-                    item.continuation.resume(returning: .failure(error))
+                    item.sink.fail(error)
                 }
             }
             for id in cancelled {
@@ -142,24 +174,33 @@ final class Transfer {
     let id: UInt64
     let easy: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>? = nil
-    private var continuation: CurlMultiLoop.Continuation?
+    private var sink: CurlMultiLoop.Sink?
+    /// The whole body (buffered), or the body of a failed status (streaming).
     fileprivate var received: [UInt8] = []
     fileprivate let limit: Int
     fileprivate var overflowed = false
     private let url: String
 
-    init(id: UInt64, request: HTTPRequest, continuation: CurlMultiLoop.Continuation) throws(HTTPError) {
+    init(id: UInt64, request: HTTPRequest, sink: CurlMultiLoop.Sink) throws(HTTPError) {
         guard let easy = curl_easy_init() else { throw .other("curl_easy_init failed") }
         self.id = id
         self.easy = easy
-        self.continuation = continuation
+        self.sink = sink
         self.limit = request.maxResponseBytes
         self.url = request.url
 
         cah_curl_set_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
         cah_curl_set_string(easy, CURLOPT_URL, request.url)
         cah_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
-        cah_curl_set_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeout.milliseconds))
+        if case .streaming = sink {
+            // No overall deadline for a response that stays open; keep-alive probes find a dead peer.
+            cah_curl_set_long(easy, CURLOPT_TIMEOUT_MS, 0)
+            cah_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+            cah_curl_set_long(easy, CURLOPT_TCP_KEEPIDLE, 15)
+            cah_curl_set_long(easy, CURLOPT_TCP_KEEPINTVL, 5)
+        } else {
+            cah_curl_set_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeout.milliseconds))
+        }
         cah_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.milliseconds))
         if let path = request.unixSocketPath { cah_curl_set_string(easy, CURLOPT_UNIX_SOCKET_PATH, path) }
         if let tls = request.tls {
@@ -187,6 +228,12 @@ final class Transfer {
         cah_curl_set_write(easy, { data, size, count, user in
             let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
+            if case .streaming(let continuation)? = transfer.sink, (200..<300).contains(cah_curl_response_code(transfer.easy)) {
+                data!.withMemoryRebound(to: UInt8.self, capacity: n) { p in
+                    _ = continuation.yield(Array(UnsafeBufferPointer(start: p, count: n)))
+                }
+                return n
+            }
             if transfer.received.count + n > transfer.limit {
                 transfer.overflowed = true
                 return 0  // makes libcurl stop with CURLE_WRITE_ERROR
@@ -200,7 +247,17 @@ final class Transfer {
 
     func finish(code: CURLcode) {
         if code == CURLE_OK {
-            finish(.success(HTTPResponse(status: cah_curl_response_code(easy), body: received)))
+            let status = cah_curl_response_code(easy)
+            if case .streaming(let continuation)? = sink {
+                if (200..<300).contains(status) {
+                    continuation.finish()
+                } else {
+                    continuation.finish(throwing: HTTPError.status(status, String(decoding: received.prefix(2000), as: UTF8.self)))
+                }
+                sink = nil
+                return
+            }
+            finish(.success(HTTPResponse(status: status, body: received)))
             return
         }
         if overflowed {
@@ -221,8 +278,13 @@ final class Transfer {
     }
 
     func finish(_ result: Result<HTTPResponse, HTTPError>) {
-        continuation?.resume(returning: result)
-        continuation = nil
+        switch (sink, result) {
+        case (.buffered(let c)?, _): c.resume(returning: result)
+        case (.streaming(let c)?, .success): c.finish()
+        case (.streaming(let c)?, .failure(let error)): c.finish(throwing: error)
+        case (nil, _): break
+        }
+        sink = nil
     }
 
     deinit {

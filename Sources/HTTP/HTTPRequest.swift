@@ -67,6 +67,8 @@ public enum HTTPError: Error, Equatable, CustomStringConvertible {
     case timedOut(String)
     case responseTooLarge(limit: Int)
     case tls(String)
+    /// A streamed response answered with a status other than 2xx (and the start of its body).
+    case status(Int, String)
     case cancelled
     case other(String)
 
@@ -76,6 +78,7 @@ public enum HTTPError: Error, Equatable, CustomStringConvertible {
         case .timedOut(let s): "timed out: \(s)"
         case .responseTooLarge(let limit): "response larger than \(limit) bytes"
         case .tls(let s): "TLS: \(s)"
+        case .status(let code, let body): "HTTP \(code): \(body)"
         case .cancelled: "cancelled"
         case .other(let s): s
         }

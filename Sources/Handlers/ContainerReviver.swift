@@ -72,7 +72,7 @@ public final class ContainerReviver: PayloadHandler {
         }
         let outcome = await withTaskGroup(of: HandlerOutcome.self) { group in
             for target in targets {
-                group.addTask { await self.revive(target, logger: logger) }
+                group.addTask { await self.revive(target, waitForClaim: request.target != nil, logger: logger) }
             }
             return await group.reduce(HandlerOutcome(), +)
         }
@@ -85,13 +85,17 @@ public final class ContainerReviver: PayloadHandler {
         return outcome
     }
 
-    private func revive(_ target: TargetKey, logger: Logger) async -> HandlerOutcome {
-        var log: Logger.Metadata = ["host": "\(target.host)", "container": "\(target.container)"]
+    /// - Parameter waitForClaim: wait for another request on the same target to finish (a
+    ///   targeted request) rather than leave the target to it (a sweep).
+    private func revive(_ target: TargetKey, waitForClaim: Bool, logger: Logger) async -> HandlerOutcome {
+        let log: Logger.Metadata = ["host": "\(target.host)", "container": "\(target.container)"]
         guard let client = docker.client(forHost: target.host) else {
             logger.error("no Docker client for host", metadata: log)
             return HandlerOutcome(checked: 1, failed: 1)
         }
-        guard await state.claim(target) else {
+        if waitForClaim {
+            await state.claimWhenFree(target)
+        } else if !(await state.claim(target)) {
             logger.debug("already being handled by another request", metadata: log)
             return HandlerOutcome(checked: 1, skipped: 1)
         }
@@ -326,6 +330,7 @@ public final class ContainerReviver: PayloadHandler {
 actor ReviverState {
     private var budget: RestartBudget
     private var inFlight: Set<TargetKey> = []
+    private var releaseWaiters: [TargetKey: [CheckedContinuation<Void, Never>]] = [:]
     private var reported: Set<TargetKey> = []
 
     init(limits: RestartBudget.Limits, restored: [TargetKey: RestartBudget.Record] = [:]) {
@@ -369,7 +374,20 @@ actor ReviverState {
 
     /// Takes the target for this request; false if another request is working on it.
     func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }
-    func release(_ target: TargetKey) { inFlight.remove(target) }
+
+    /// Claims the target, waiting while another request has it: a targeted request that
+    /// arrives while a sweep looks at the same container must look again afterwards, since
+    /// the sweep may have seen it before the fault.
+    func claimWhenFree(_ target: TargetKey) async {
+        while !inFlight.insert(target).inserted {
+            await withCheckedContinuation { releaseWaiters[target, default: []].append($0) }
+        }
+    }
+
+    func release(_ target: TargetKey) {
+        inFlight.remove(target)
+        releaseWaiters.removeValue(forKey: target)?.forEach { $0.resume() }
+    }
     func verdict(_ target: TargetKey, now: Date) -> RestartBudget.Verdict { budget.verdict(for: target, now: now) }
     func recordAction(_ target: TargetKey, now: Date) { budget.recordAction(target, now: now) }
     func recordUnhealthy(_ target: TargetKey) { budget.recordUnhealthy(target) }

@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// Each message is a persistent envelope that expires after one period (a sweep that
 /// waited longer than that is stale), published with publisher confirms. A publish that
 /// the broker does not confirm within the period is logged as an error and the schedule
-/// goes on.
+/// goes on. The publisher is the caller's to shut down (others may share it).
 public struct PayloadScheduler: Service {
     private let schedule: [Payload: Int]
     private let publisher: HealRequestPublisher
@@ -34,13 +34,16 @@ public struct PayloadScheduler: Service {
         let publisher = self.publisher
         health?.loopStarted("scheduler", brokerConnected: { publisher.isConnected })
         defer { health?.loopEnded("scheduler") }
+        if active.isEmpty {
+            logger.notice("every payload is turned off in [schedule]: no periodic sweeps")
+            try? await gracefulShutdown()
+        }
         await withTaskGroup(of: Void.self) { group in
             for (payload, period) in active {
                 group.addTask { await publishForever(payload, every: .seconds(period)) }
             }
         }
-        await publisher.shutdown()
-        logger.notice("monitor stopped")
+        logger.notice("schedule stopped")
     }
 
     private func publishForever(_ payload: Payload, every period: Duration) async {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import AutoHealCore
+import DockerAPI
+import HTTP
 import Logging
 import Messaging
 import Monitor
@@ -29,17 +31,31 @@ struct MonitorCommand: AsyncParsableCommand {
             topology: HealTopology.declaration(for: config), maxBacklog: config.rabbitmq.publishBacklog, logger: logger)
         let scheduler = PayloadScheduler(schedule: config.schedule, publisher: publisher, health: health, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: scheduler)]
+        let http = HTTPClient(name: "docker-events")
+        let watcher: DockerEventWatcher? = config.watchEvents
+            ? DockerEventWatcher(
+                watches: DockerEventWatcher.watches(for: config, docker: DockerHosts(config: config, http: http)),
+                publisher: publisher, health: health, logger: logger)
+            : nil
+        if let watcher {
+            services.append(.init(service: watcher))
+        } else {
+            logger.notice("watch_events = false: only the periodic sweeps find faults")
+        }
         if let listen = config.metrics.monitorListen {
             let endpoint = MetricsEndpoint(
                 host: listen.host, port: listen.port, registry: registry, health: health,
                 refresh: {
                     HealMetrics.brokerConnected(publisher.isConnected)
-                    HealMetrics.eventStreamsOpen(0)
+                    HealMetrics.eventStreamsOpen(watcher?.streamsOpen ?? 0)
                 }, logger: logger)
             services.append(.init(service: endpoint, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        await publisher.shutdown()
+        http.shutdown()
+        logger.notice("monitor stopped")
     }
 }

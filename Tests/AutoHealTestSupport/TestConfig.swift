@@ -4,7 +4,8 @@ import Foundation
 public enum TestConfig {
     /// Writes a config: the shared broker in `vhost` (heartbeat 5 s), the local Docker engine
     /// on its socket as the only control host and `control` as its containers, no compute host,
-    /// a `container_auto_heal` sweep every second and the other payloads off, a 5 s stop
+    /// a `container_auto_heal` sweep every second and the other payloads off, no event
+    /// watching (the tests of it turn it on), a 5 s stop
     /// timeout, no grace and no back-off (tests of those set them), and logs and journal under
     /// `directory` (in `logs`, and `logs`-state), no metrics endpoints. `overrides` ("section.key": value) replace
     /// or add keys. Returns the file's path.
@@ -16,7 +17,9 @@ public enum TestConfig {
             ("rabbitmq", [("rabbitmq_addr", "127.0.0.1:5672"), ("vhost", vhost), ("heartbeat", "5")]),
             ("hosts", [("control_hosts", "unix://\(TestEnvironment.dockerSocket)"), ("compute_hosts", "")]),
             ("containers", [("control", control.joined(separator: ", ")), ("compute", "")]),
-            ("schedule", [("container_auto_heal", "1"), ("allocation_heal", "0"), ("libvirt_suspend_wakeup", "0")]),
+            ("schedule", [
+                ("container_auto_heal", "1"), ("allocation_heal", "0"), ("libvirt_suspend_wakeup", "0"), ("watch_events", "false"),
+            ]),
             ("engine", [("stop_timeout", "5"), ("state_dir", directory.appendingPathComponent(logs + "-state").path)]),
             ("policy", [("grace_after_start", "0"), ("backoff_initial", "0")]),
             ("metrics", [("engine_listen", ""), ("monitor_listen", "")]),

@@ -1,0 +1,47 @@
+import AutoHealCore
+import Foundation
+import Testing
+
+@testable import DockerAPI
+
+/// Reading Docker's event stream: lines split across chunks, real event JSON, and which
+/// actions are faults.
+@Suite("Docker events")
+struct DockerEventTests {
+    /// Lines as Docker 20.10–28 sends them (trimmed of attributes the healer does not read).
+    static let unhealthy = #"{"status":"health_status: unhealthy","id":"4f1c","from":"autoheal/busybox:latest","Type":"container","Action":"health_status: unhealthy","Actor":{"ID":"4f1c","Attributes":{"image":"autoheal/busybox:latest","name":"nova_api"}},"scope":"local","time":1763790000,"timeNano":1763790000123456789}"#
+    static let died = #"{"status":"die","id":"9a2b","Type":"container","Action":"die","Actor":{"ID":"9a2b","Attributes":{"exitCode":"137","name":"cinder_api"}},"scope":"local","time":1763790001,"timeNano":1763790001000000001}"#
+
+    @Test func eventLinesSplitAcrossChunksAreReassembled() throws {
+        var splitter = LineSplitter()
+        let bytes = Array((Self.unhealthy + "\n" + Self.died + "\n").utf8)
+        var lines: [[UInt8]] = []
+        for chunk in stride(from: 0, to: bytes.count, by: 37).map({ Array(bytes[$0..<min($0 + 37, bytes.count)]) }) {
+            lines += splitter.lines(in: chunk)
+        }
+        #expect(lines.count == 2)
+        let events = try lines.map { try JSONDecoder().decode(DockerEvent.self, from: Data($0)) }
+        #expect(events[0] == DockerEvent(
+            type: "container", action: "health_status: unhealthy", actorID: "4f1c",
+            attributes: ["image": "autoheal/busybox:latest", "name": "nova_api"], timeNano: 1_763_790_000_123_456_789))
+        #expect(events[1].containerName == "cinder_api" && events[1].attributes["exitCode"] == "137")
+        // An unfinished line waits for the rest.
+        #expect(splitter.lines(in: Array("{\"Action\":".utf8)).isEmpty)
+        #expect(splitter.lines(in: Array("\"x\"}\n".utf8)) == [Array("{\"Action\":\"x\"}".utf8)])
+    }
+
+    @Test func onlyUnhealthyDieAndOOMAreFaults() {
+        #expect(ContainerFault(action: "health_status: unhealthy", attributes: [:]) == .unhealthy)
+        #expect(ContainerFault(action: "die", attributes: ["exitCode": "137"]) == .died(exitCode: 137))
+        #expect(ContainerFault(action: "die", attributes: [:]) == .died(exitCode: nil))
+        #expect(ContainerFault(action: "oom", attributes: [:]) == .outOfMemory)
+        for action in ["health_status: healthy", "health_status: starting", "start", "exec_start: test -f /tmp/ok", "kill"] {
+            #expect(ContainerFault(action: action, attributes: [:]) == nil, "\(action)")
+        }
+    }
+
+    @Test func sinceIsSecondsAndNineDigitsOfNanoseconds() {
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: 1_763_790_000_000_000_042).description == "1763790000.000000042")
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: 1_763_790_000_123_456_789).description == "1763790000.123456789")
+    }
+}

@@ -1,0 +1,79 @@
+import AutoHealCore
+import AutoHealTestSupport
+import DockerAPI
+import Foundation
+import Handlers
+import Testing
+
+/// A sweep across hosts where one host never answers: a TCP port that accepts connections
+/// (the kernel completes the handshake) and never says a word.
+@Suite("Sweep deadlines", .timeLimit(.minutes(2)))
+struct SweepDeadlineTests {
+    /// A listening socket that never accepts or answers; closed on deinit.
+    final class SilentListener: @unchecked Sendable {
+        let port: Int
+        private let fd: Int32
+
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.fd = fd
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            guard bound else {
+                close(fd)
+                throw TestSetupError("cannot listen on 127.0.0.1")
+            }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test func aHostThatNeverAnswersDelaysNoOtherHostAndTheSweepEndsAtItsDeadline() async throws {
+        try await TestEnvironment.requireDocker()
+        let silent = try SilentListener()
+        let name = TestEnvironment.uniqueName("deadline-nova_api")
+        let container = try TestContainer(name: name)
+        defer { container.remove() }
+        try await container.waitFor(health: "healthy")
+        try container.kill()
+        try await container.waitFor(status: "exited")
+
+        let config = try AutoHealConfig.parse("""
+            [hosts]
+            control_hosts = 127.0.0.1:\(silent.port), unix://\(TestEnvironment.dockerSocket)
+            compute_hosts =
+            docker_timeout = 3
+            [containers]
+            control = \(name)
+            [policy]
+            grace_after_start = 0
+            backoff_initial = 0
+            """, path: "deadline.conf")
+        let logs = LogCapture()
+        let reviver = ContainerReviver(
+            config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), loggers: [.control: logs.logger("test.deadline")])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
+        let elapsed = clock.now - started
+        // The answering host was healed; the silent one failed with a timeout, and the sweep
+        // ended at that host's deadline instead of waiting on it.
+        #expect(outcome.checked == 2 && outcome.acted == 1 && outcome.failed == 1)
+        #expect(try container.status == "running")
+        let failure = logs.all.filter { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
+        #expect(failure.contains { ($0.metadata["error"] ?? "").contains("did not answer in time") },
+                "\(logs.all.map { "\($0.message) \($0.metadata)" })")
+        #expect(elapsed < .seconds(10), "sweep took \(elapsed) with docker_timeout = 3")
+        // The local host's action was not held back by the silent one.
+        let revived = logs.all.firstIndex { $0.message == "revived container" }
+        let timedOut = logs.all.firstIndex { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
+        #expect(revived != nil && timedOut != nil && revived! < timedOut!)
+    }
+}
