@@ -13,8 +13,10 @@ import Synchronization
 /// One stream per host (`GET /events`, filtered to the watched names and to `die`, `oom`
 /// and `health_status`). A stream that breaks or is closed is reopened with capped, jittered
 /// back-off, from the time of the last event it delivered (or of its first opening), so
-/// Docker replays what happened while it was down. The periodic sweep stays the safety net
-/// for a host whose Docker forgot those events. Stops on graceful shutdown.
+/// Docker replays what it still remembers of the gap — only its last 256 events, which a busy
+/// host's health checks fill in seconds. So once the host answers again, the watcher also
+/// asks for a targeted check of every watched container there: a fault during the gap is
+/// healed then, not at the next periodic sweep. Stops on graceful shutdown.
 public final class DockerEventWatcher: Service, Sendable {
     /// One host to follow: its Docker client and the scope of each watched container name.
     public struct Watch: Sendable {
@@ -91,7 +93,7 @@ public final class DockerEventWatcher: Service, Sendable {
         let names = watch.scopes.keys.sorted()
         var backoff = ReconnectBackoff(initial: .milliseconds(500), maximum: .seconds(30))
         var since: DockerTimestamp? = nil
-        var failures = 0
+        var broken = false
         await withTaskGroup(of: Void.self) { publishes in
             while !Task.isCancelled {
                 let opened = ContinuousClock.now
@@ -99,6 +101,8 @@ public final class DockerEventWatcher: Service, Sendable {
                 var counted = false
                 var reason = "closed by Docker"
                 do {
+                    // After a break, only go on once the host answers again.
+                    if broken { _ = try await watch.client.version() }
                     let stream = try await watch.client.events(containers: names, actions: ContainerFault.eventActions, since: since)
                     openStreams.add(1, ordering: .relaxed)
                     counted = true
@@ -106,14 +110,18 @@ public final class DockerEventWatcher: Service, Sendable {
                         "host": "\(host)", "containers": "\(names.count)", "since": "\(since.map { "\($0)" } ?? "now")",
                     ])
                     if since == nil { since = openedAt }
+                    if broken {
+                        broken = false
+                        let checks = catchUp(on: watch)
+                        logger.notice("event stream reopened after a break: checking every watched container of the host", metadata: [
+                            "host": "\(host)", "containers": "\(names.count)",
+                        ])
+                        publishes.addTask { await self.publish(checks, event: nil, fault: nil, host: host) }
+                    }
                     for try await item in stream {
                         switch item {
                         case .event(let event):
                             since = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano + 1)
-                            if failures > 0 {
-                                failures = 0
-                                backoff.reset()
-                            }
                             guard let request = request(for: event, on: watch) else { continue }
                             publishes.addTask { await self.publish(request.envelopes, event: event, fault: request.fault, host: host) }
                         case .undecodable(let line, let why):
@@ -129,7 +137,7 @@ public final class DockerEventWatcher: Service, Sendable {
                 if Task.isCancelled { break }
                 // A stream that stayed up a while was healthy: start the back-off again.
                 if ContinuousClock.now - opened > .seconds(30) { backoff.reset() }
-                failures += 1
+                broken = true
                 let delay = backoff.next()
                 logger.warning("Docker event stream ended; reopening (the periodic sweep covers the gap)", metadata: [
                     "host": "\(host)", "reason": "\(reason)", "retry_in": "\(delay.logDescription)",
@@ -155,22 +163,42 @@ public final class DockerEventWatcher: Service, Sendable {
         return (envelopes, fault)
     }
 
-    private func publish(_ envelopes: [Envelope], event: DockerEvent, fault: ContainerFault, host: String) async {
-        let seenAfter = Double(Int64(Date().timeIntervalSince1970 * 1e9) - event.timeNano) / 1e9
+    /// A targeted request for every watched container of a host.
+    private func catchUp(on watch: Watch) -> [Envelope] {
+        let now = Date()
+        return watch.scopes.sorted(by: { $0.key < $1.key }).flatMap { name, scopes in
+            scopes.map { scope in
+                Envelope(
+                    payload: .containerAutoHeal, scope: scope, issuedAt: now,
+                    expiresAt: now.addingTimeInterval(requestLifetime.timeInterval), target: TargetKey(host: watch.client.host, container: name))
+            }
+        }
+    }
+
+    /// Publishes the requests for one event's fault (or, with no event, a catch-up after a break).
+    private func publish(_ envelopes: [Envelope], event: DockerEvent?, fault: ContainerFault?, host: String) async {
         for envelope in envelopes {
             var log: Logger.Metadata = [
-                "host": "\(host)", "container": "\(envelope.target?.container ?? "")", "fault": "\(fault)",
+                "host": "\(host)", "container": "\(envelope.target?.container ?? "")",
                 "scope": "\(envelope.scope.rawValue)", "request": "\(envelope.id)",
-                "event_age": "\(String(format: "%.3f", seenAfter))s",
             ]
+            if let fault { log["fault"] = "\(fault)" }
+            if let event {
+                let age = Double(Int64(Date().timeIntervalSince1970 * 1e9) - event.timeNano) / 1e9
+                log["event_age"] = "\(String(format: "%.3f", age))s"
+            }
             do {
                 try await publisher.publish(envelope, timeout: requestLifetime)
                 HealMetrics.published(.containerAutoHeal, scope: envelope.scope)
-                logger.notice("container fault in Docker events: targeted heal requested", metadata: log)
+                if fault != nil {
+                    logger.notice("container fault in Docker events: targeted heal requested", metadata: log)
+                } else {
+                    logger.info("catch-up check requested", metadata: log)
+                }
             } catch {
                 log["error"] = "\(error)"
                 HealMetrics.publishFailed(.containerAutoHeal, scope: envelope.scope)
-                logger.error("container fault in Docker events, but the request could not be published; the sweep covers it", metadata: log)
+                logger.error("targeted request could not be published; the periodic sweep covers it", metadata: log)
             }
         }
     }

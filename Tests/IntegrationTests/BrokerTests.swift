@@ -141,7 +141,7 @@ struct BrokerTests {
             }
         }
         // Five requests, room for two: three are dropped at once, and counted.
-        try await waitUntil("three drops") { publisher.droppedCount == 3 }
+        try await waitUntil("three drops", timeout: .seconds(60)) { publisher.droppedCount == 3 }
         await publisher.shutdown()  // the two kept fail only now
         let outcome = await results.value
         #expect(outcome.filter { $0 == "dropped" }.count == 3)

@@ -49,7 +49,7 @@ struct SweepDeadlineTests {
             [hosts]
             control_hosts = 127.0.0.1:\(silent.port), unix://\(TestEnvironment.dockerSocket)
             compute_hosts =
-            docker_timeout = 3
+            docker_timeout = 8
             [containers]
             control = \(name)
             [policy]
@@ -70,7 +70,7 @@ struct SweepDeadlineTests {
         let failure = logs.all.filter { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
         #expect(failure.contains { ($0.metadata["error"] ?? "").contains("did not answer in time") },
                 "\(logs.all.map { "\($0.message) \($0.metadata)" })")
-        #expect(elapsed < .seconds(10), "sweep took \(elapsed) with docker_timeout = 3")
+        #expect(elapsed < .seconds(24), "sweep took \(elapsed) with docker_timeout = 8")
         // The local host's action was not held back by the silent one.
         let revived = logs.all.firstIndex { $0.message == "revived container" }
         let timedOut = logs.all.firstIndex { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
