@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "autoheal-monitor", targets: ["autoheal-monitor"]),
         .executable(name: "autoheal-engine", targets: ["autoheal-engine"]),
         .executable(name: "autoheal", targets: ["autoheal"]),
+        .executable(name: "autoheal-bench", targets: ["autoheal-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -94,6 +95,16 @@ let package = Package(
             dependencies: [
                 "Messaging", "DockerAPI", "HTTP", "Journal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // The benchmark tool (build with -c release): the figures of BENCHMARKS.md.
+        .target(name: "CEpoll"),
+        .executableTarget(
+            name: "autoheal-bench",
+            dependencies: [
+                "Engine", "Handlers", "Messaging", "DockerAPI", "HTTP", "AMQP", "AutoHealCore", "Journal", "CEpoll",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
         // Tests.

@@ -20,6 +20,8 @@ public final class DockerClient: Sendable {
     private let connectTimeout: Duration
     private let tls: HTTPTLSSettings?
     private let inFlight: RequestLimiter
+    /// When the last request to this host found it unreachable or silent, and how.
+    private let lastTransportFailure = Mutex<(at: ContinuousClock.Instant, failure: SendFailure)?>(nil)
     private let negotiatedVersion = Mutex<String?>(nil)
 
     /// - Parameters:
@@ -279,6 +281,8 @@ public final class DockerClient: Sendable {
         case docker(DockerError)
         case other(String)
 
+        var isOther: Bool { if case .other = self { true } else { false } }
+
         var description: String {
             switch self {
             case .timedOut(let d), .unreachable(let d), .other(let d): d
@@ -303,17 +307,29 @@ public final class DockerClient: Sendable {
             request.body = body
             request.headers.append(("Content-Type", "application/json"))
         }
+        let queued = ContinuousClock.now
         await inFlight.acquire()
         defer { inFlight.release() }
+        // A request that waited its turn behind one that found the host unreachable or
+        // silent fails the same way at once: one dead host costs a sweep one deadline, not one
+        // per container.
+        if let last = lastTransportFailure.withLock({ $0 }), last.at > queued { throw last.failure }
         do {
             return try await http.execute(request)
         } catch {
+            let failure: SendFailure
             switch error {
-            case .timedOut(let d): throw .timedOut(d)
-            case .unreachable(let d): throw .unreachable(d)
+            case .timedOut(let d): failure = .timedOut(d)
+            case .unreachable(let d): failure = .unreachable(d)
             case .responseTooLarge: throw .responseTooLarge
-            default: throw .other(error.description)
+            default: failure = .other(error.description)
             }
+            // Only a call with the normal deadline says the host is gone: a long exec or a
+            // restart running out of time says something about the command or the container.
+            if request.timeout <= self.timeout, !(failure.isOther) {
+                lastTransportFailure.withLock { $0 = (.now, failure) }
+            }
+            throw failure
         }
     }
 }
