@@ -23,6 +23,7 @@ public final class DockerClient: Sendable {
     /// When the last request to this host found it unreachable or silent, and how.
     private let lastTransportFailure = Mutex<(at: ContinuousClock.Instant, failure: SendFailure)?>(nil)
     private let negotiatedVersion = Mutex<String?>(nil)
+    private let negotiation = Mutex<Task<Result<String, DockerError>, Never>?>(nil)
 
     /// - Parameters:
     ///   - host: the name used in messages (as written in the config).
@@ -246,11 +247,26 @@ public final class DockerClient: Sendable {
         name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
     }
 
-    /// The API version prefix to use, asking the daemon once.
+    /// The API version prefix to use, asking the daemon once: concurrent first calls share
+    /// one `GET /version`; a failed one is asked again by the next call.
     private func apiVersion() async throws(DockerError) -> String {
         if let known = negotiatedVersion.withLock({ $0 }) { return known }
-        let daemon = try await version()
-        let chosen = DockerVersion.older(daemon.apiVersion, Self.newestKnownAPIVersion)
+        let task = negotiation.withLock { running -> Task<Result<String, DockerError>, Never> in
+            if let running { return running }
+            let task = Task { () -> Result<String, DockerError> in
+                do throws(DockerError) {
+                    let daemon = try await self.version()
+                    return .success(DockerVersion.older(daemon.apiVersion, Self.newestKnownAPIVersion))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            running = task
+            return task
+        }
+        let result = await task.value
+        negotiation.withLock { if $0 == task { $0 = nil } }
+        let chosen = try result.get()
         negotiatedVersion.withLock { $0 = chosen }
         return chosen
     }

@@ -11,9 +11,12 @@ import Synchronization
 public final class HTTPClient: Sendable {
     private let loop: CurlMultiLoop
 
-    public init(name: String = "http") {
+    /// - Parameter maxConcurrentRequests: buffered requests in curl at once; more wait in
+    ///   arrival order. libcurl's multi interface walks every transfer on each wake-up, so ten
+    ///   thousand at once cost more CPU than they save time. Streams do not count.
+    public init(name: String = "http", maxConcurrentRequests: Int = 256) {
         _ = HTTPClient.globalInit
-        loop = CurlMultiLoop()
+        loop = CurlMultiLoop(maxConcurrent: max(maxConcurrentRequests, 1))
         let loop = self.loop
         let thread = Thread { loop.run() }
         thread.name = name
@@ -94,9 +97,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// Written once at init, then only passed to libcurl (curl_multi_wakeup is thread-safe).
     private let multi: UnsafeMutableRawPointer
     private let shared = Mutex(Shared())
+    private let maxConcurrent: Int
 
-    init() {
+    init(maxConcurrent: Int) {
         multi = curl_multi_init()!
+        self.maxConcurrent = maxConcurrent
     }
 
     func nextID() -> UInt64 { shared.withLock { $0.lastID += 1; return $0.lastID } }
@@ -123,24 +128,25 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// The transfer thread's loop. Returns after ``stop()``, having failed what was left.
     func run() {
         var transfers: [UInt64: Transfer] = [:]
+        var waiting: [Queued] = []  // buffered requests beyond maxConcurrent, oldest first
+        var waitingStart = 0
+        var buffered = 0            // buffered transfers in curl now
         while true {
             let (queued, cancelled, stopping) = shared.withLock { s in
                 defer { s.queued.removeAll(); s.cancelled.removeAll() }
                 return (s.queued, s.cancelled, s.stopping)
             }
             for item in queued {
-                do {
-                    let transfer = try Transfer(id: item.id, request: item.request, sink: item.sink)
-                    curl_multi_add_handle(multi, transfer.easy)
-                    transfers[item.id] = transfer
-                } catch {
-                    item.sink.fail(error)
-                }
+                if case .streaming = item.sink { start(item, &transfers) } else { waiting.append(item) }
             }
             for id in cancelled {
                 if let t = transfers.removeValue(forKey: id) {
                     curl_multi_remove_handle(multi, t.easy)
+                    if !t.isStreaming { buffered -= 1 }
                     t.finish(.failure(.cancelled))
+                } else if let i = waiting[waitingStart...].firstIndex(where: { $0.id == id }) {
+                    waiting[i].sink.fail(.cancelled)
+                    waiting.remove(at: i)
                 }
             }
             if stopping {
@@ -148,8 +154,17 @@ final class CurlMultiLoop: @unchecked Sendable {
                     curl_multi_remove_handle(multi, t.easy)
                     t.finish(.failure(.cancelled))
                 }
+                for item in waiting[waitingStart...] { item.sink.fail(.cancelled) }
                 curl_multi_cleanup(multi)
                 return
+            }
+            while buffered < maxConcurrent, waitingStart < waiting.count {
+                if start(waiting[waitingStart], &transfers) { buffered += 1 }
+                waitingStart += 1
+            }
+            if waitingStart > 1024, waitingStart * 2 > waiting.count {
+                waiting.removeFirst(waitingStart)
+                waitingStart = 0
             }
 
             var running: Int32 = 0
@@ -160,10 +175,27 @@ final class CurlMultiLoop: @unchecked Sendable {
                 let box = Unmanaged<Transfer>.fromOpaque(cah_curl_private(done)).takeUnretainedValue()
                 curl_multi_remove_handle(multi, done)
                 transfers.removeValue(forKey: box.id)
+                if !box.isStreaming { buffered -= 1 }
                 box.finish(code: code)
             }
+            // Room freed by finished transfers goes to waiting requests before sleeping.
+            if buffered < maxConcurrent, waitingStart < waiting.count { continue }
             var fds: Int32 = 0
             curl_multi_poll(multi, nil, 0, 1000, &fds)
+        }
+    }
+
+    /// Adds a request to curl; false (after failing it) if it could not be set up.
+    @discardableResult
+    private func start(_ item: Queued, _ transfers: inout [UInt64: Transfer]) -> Bool {
+        do {
+            let transfer = try Transfer(id: item.id, request: item.request, sink: item.sink)
+            curl_multi_add_handle(multi, transfer.easy)
+            transfers[item.id] = transfer
+            return true
+        } catch {
+            item.sink.fail(error)
+            return false
         }
     }
 }
@@ -180,12 +212,14 @@ final class Transfer {
     fileprivate let limit: Int
     fileprivate var overflowed = false
     private let url: String
+    let isStreaming: Bool
 
     init(id: UInt64, request: HTTPRequest, sink: CurlMultiLoop.Sink) throws(HTTPError) {
         guard let easy = curl_easy_init() else { throw .other("curl_easy_init failed") }
         self.id = id
         self.easy = easy
         self.sink = sink
+        if case .streaming = sink { isStreaming = true } else { isStreaming = false }
         self.limit = request.maxResponseBytes
         self.url = request.url
 

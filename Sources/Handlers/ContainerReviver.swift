@@ -70,11 +70,21 @@ public final class ContainerReviver: PayloadHandler {
                 config.containers[request.scope, default: []].map { TargetKey(host: host.name, container: $0) }
             }
         }
-        let outcome = await withTaskGroup(of: HandlerOutcome.self) { group in
-            for target in targets {
-                group.addTask { await self.revive(target, waitForClaim: request.target != nil, logger: logger) }
+        // Every host at once, and each host's containers at once (within its client's bound on
+        // requests in flight): one task group per host keeps each group small.
+        let byHost = Dictionary(grouping: targets, by: \.host)
+        let outcome = await withTaskGroup(of: HandlerOutcome.self) { hosts in
+            for hostTargets in byHost.values {
+                hosts.addTask {
+                    await withTaskGroup(of: HandlerOutcome.self) { group in
+                        for target in hostTargets {
+                            group.addTask { await self.revive(target, waitForClaim: request.target != nil, logger: logger) }
+                        }
+                        return await group.reduce(HandlerOutcome(), +)
+                    }
+                }
             }
-            return await group.reduce(HandlerOutcome(), +)
+            return await hosts.reduce(HandlerOutcome(), +)
         }
         logger.info("sweep finished", metadata: [
             "payload": "\(request.payload.rawValue)", "scope": "\(request.scope.rawValue)",
