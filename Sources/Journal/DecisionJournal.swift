@@ -54,6 +54,13 @@ public final class DecisionJournal: Sendable {
         path = (directory as NSString).appendingPathComponent("journal.sqlite")
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        // WAL with synchronous=NORMAL: a commit survives the engine being killed (only a power
+        // loss may take the last ones), readers (`autoheal history`) never block the engine, and
+        // a write costs no fsync — the engine records every request it handles.
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         db = try DatabaseQueue(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
