@@ -50,6 +50,9 @@ public final class ContainerReviver: PayloadHandler {
             reviveStopped: config.policy.reviveStopped, graceAfterStart: TimeInterval(config.policy.graceAfterStartSeconds))
     }
 
+    /// Hosts a sweep works on at once.
+    static let hostsAtOnce = 128
+
     /// Targets whose restart budget is spent (quarantined) right now.
     public func quarantinedCount() async -> Int { await state.quarantinedCount }
 
@@ -70,11 +73,17 @@ public final class ContainerReviver: PayloadHandler {
                 config.containers[request.scope, default: []].map { TargetKey(host: host.name, container: $0) }
             }
         }
-        // Every host at once, and each host's containers at once (within its client's bound on
-        // requests in flight): one task group per host keeps each group small.
-        let byHost = Dictionary(grouping: targets, by: \.host)
+        // Up to `hostsAtOnce` hosts at a time, the next one starting as soon as one is done (so a
+        // silent host holds one place until its deadline and delays no other), and each host's
+        // containers at once within its client's bound on requests in flight. Bounding the
+        // hosts bounds the memory of a sweep of thousands of containers.
+        let byHost = Array(Dictionary(grouping: targets, by: \.host).values)
         let outcome = await withTaskGroup(of: HandlerOutcome.self) { hosts in
-            for hostTargets in byHost.values {
+            var total = HandlerOutcome()
+            var next = 0
+            func startHost() {
+                let hostTargets = byHost[next]
+                next += 1
                 hosts.addTask {
                     await withTaskGroup(of: HandlerOutcome.self) { group in
                         for target in hostTargets {
@@ -84,7 +93,12 @@ public final class ContainerReviver: PayloadHandler {
                     }
                 }
             }
-            return await hosts.reduce(HandlerOutcome(), +)
+            while next < min(Self.hostsAtOnce, byHost.count) { startHost() }
+            while let done = await hosts.next() {
+                total = total + done
+                if next < byHost.count { startHost() }
+            }
+            return total
         }
         logger.info("sweep finished", metadata: [
             "payload": "\(request.payload.rawValue)", "scope": "\(request.scope.rawValue)",
