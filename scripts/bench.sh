@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every figure of BENCHMARKS.md on this machine, one after the other (keep the machine
+# otherwise idle): sets up the local services, builds in release mode, then runs
+# autoheal-bench. Output goes to stdout; `bash scripts/bench.sh | tee bench.txt` keeps it.
+source "$(dirname "$0")/lib.sh"
+install_base
+start_docker
+start_rabbitmq
+make_test_image
+cd "$AUTOHEAL_ROOT"
+say "building (release)"
+swift build -c release >/dev/null
+bench=.build/release/autoheal-bench
+run() { say "autoheal-bench $*"; "$bench" "$@"; }
+run fleet-sweep --hosts 1000 --containers 10 --latency-ms 2 --base-port 10000
+run fleet-sweep --hosts 1000 --containers 10 --latency-ms 20 --base-port 10000
+run fleet-sweep --hosts 1000 --containers 10 --latency-ms 2 --unreachable 0.05 --silent 0.05 --timeout 2 --base-port 10000
+run docker-sweep --counts 10 100 300
+run dispatch --messages 20000
+run dispatch --messages 20000 --journal
+run latency --mode events --faults 20 --bursts 2
+run latency --mode polling --poll-period 5 --faults 20 --bursts 2
+run resources --seconds 60 --base-port 14000
