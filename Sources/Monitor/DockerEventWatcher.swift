@@ -94,7 +94,8 @@ public final class DockerEventWatcher: Service, Sendable {
         var backoff = ReconnectBackoff(initial: .milliseconds(500), maximum: .seconds(30))
         var since: DockerTimestamp? = nil
         var broken = false
-        await withTaskGroup(of: Void.self) { publishes in
+        // Discarding: a long-running watcher must not keep the result of every publish.
+        await withDiscardingTaskGroup { publishes in
             while !Task.isCancelled {
                 let opened = ContinuousClock.now
                 let openedAt = DockerTimestamp(nanosecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1e9))
