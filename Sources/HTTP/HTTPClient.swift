@@ -213,6 +213,8 @@ final class Transfer {
     fileprivate var overflowed = false
     private let url: String
     let isStreaming: Bool
+    /// curl's detailed message for a failed transfer (CURLOPT_ERRORBUFFER).
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
 
     init(id: UInt64, request: HTTPRequest, sink: CurlMultiLoop.Sink) throws(HTTPError) {
         guard let easy = curl_easy_init() else { throw .other("curl_easy_init failed") }
@@ -224,6 +226,8 @@ final class Transfer {
         self.url = request.url
 
         cah_curl_set_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
+        errorBuffer.initialize(to: 0)
+        cah_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         cah_curl_set_string(easy, CURLOPT_URL, request.url)
         cah_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
         if case .streaming = sink {
@@ -298,7 +302,10 @@ final class Transfer {
             finish(.failure(.responseTooLarge(limit: limit)))
             return
         }
-        let text = String(cString: curl_easy_strerror(code)) + " (\(url))"
+        // curl's own detail ("no alternative certificate subject name matches…") says more
+        // than the code's generic text.
+        let detail = String(cString: errorBuffer)
+        let text = (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail) + " (\(url))"
         switch code {
         case CURLE_OPERATION_TIMEDOUT: finish(.failure(.timedOut(text)))
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_RECV_ERROR,
@@ -324,6 +331,7 @@ final class Transfer {
     deinit {
         curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
     }
 }
 

@@ -110,11 +110,12 @@ public struct TestCertificates: Sendable {
     public var clientCertificate: String { directory + "/client.pem" }
     public var clientKey: String { directory + "/client-key.pem" }
 
-    public init() throws {
+    /// - Parameter serverNames: the names (IPs or DNS names) the server certificate is valid for.
+    public init(serverNames: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("certs")).path
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/make-certs.sh").path
-        let (code, output) = try spawnAndWait(["/bin/bash", script, directory])
+        let (code, output) = try spawnAndWait(["/bin/bash", script, directory] + serverNames)
         guard code == 0 else { throw TestSetupError("make-certs.sh failed: \(output) (is openssl installed? run `\(TestEnvironment.setupCommand)`)") }
     }
 

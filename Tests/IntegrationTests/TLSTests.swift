@@ -68,6 +68,28 @@ struct TLSTests {
         }
     }
 
+    @Test func theDockerDaemonsNameIsCheckedAgainstItsCertificate() async throws {
+        try await TestEnvironment.requireDocker()
+        // A daemon whose certificate names only "localhost", not 127.0.0.1.
+        let certificates = try TestCertificates(serverNames: ["localhost"])
+        defer { certificates.remove() }
+        let port = 23762
+        let docker = try PrivateDockerd(name: TestEnvironment.uniqueName("tlsname"), tls: (port, certificates))
+        defer { withExtendedLifetime(docker) {} }
+        let tls = HTTPTLSSettings(caFile: certificates.ca, certificateFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+        let byName = DockerClient(
+            host: "localhost:\(port)", address: .tcp(host: "localhost", port: port), http: TestEnvironment.http, timeout: .seconds(5), tls: tls)
+        #expect(try await byName.version().apiVersion.isEmpty == false)
+        let byAddress = DockerClient(
+            host: "127.0.0.1:\(port)", address: .tcp(host: "127.0.0.1", port: port), http: TestEnvironment.http, timeout: .seconds(5), tls: tls)
+        do {
+            _ = try await byAddress.version()
+            Issue.record("a daemon whose certificate does not name 127.0.0.1 was accepted at 127.0.0.1")
+        } catch {
+            #expect("\(error)".contains("subject name") || "\(error)".contains("does not match"), "\(error)")
+        }
+    }
+
     @Test func publisherAndConsumerConnectThroughAnAMQPSListener() async throws {
         let certificates = try TestCertificates()
         defer { certificates.remove() }
