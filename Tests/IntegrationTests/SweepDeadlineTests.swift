@@ -59,21 +59,19 @@ struct SweepDeadlineTests {
         let logs = LogCapture()
         let reviver = ContainerReviver(
             config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), loggers: [.control: logs.logger("test.deadline")])
-        let clock = ContinuousClock()
-        let started = clock.now
         let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
-        let elapsed = clock.now - started
-        // The answering host was healed; the silent one failed with a timeout, and the sweep
-        // ended at that host's deadline instead of waiting on it.
+        // The answering host was healed; the silent one was given up at its deadline (the
+        // sweep returned at all: without a deadline it would wait on that host forever).
         #expect(outcome.checked == 2 && outcome.acted == 1 && outcome.failed == 1)
         #expect(try container.status == "running")
         let failure = logs.all.filter { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
         #expect(failure.contains { ($0.metadata["error"] ?? "").contains("did not answer in time") },
                 "\(logs.all.map { "\($0.message) \($0.metadata)" })")
-        #expect(elapsed < .seconds(24), "sweep took \(elapsed) with docker_timeout = 8")
-        // The local host's action was not held back by the silent one.
-        let revived = logs.all.firstIndex { $0.message == "revived container" }
-        let timedOut = logs.all.firstIndex { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
-        #expect(revived != nil && timedOut != nil && revived! < timedOut!)
+        // Given up after its own deadline, not after the other host's work.
+        let waited = failure.compactMap { $0.metadata["duration"].flatMap { Double($0.dropLast()) } }
+        #expect(waited.count == 1 && waited[0] >= 8 && waited[0] < 11, "\(waited)")
+        // The action was on the answering host.
+        let revived = logs.all.first { $0.message == "revived container" }
+        #expect(revived?.metadata["host"] == "unix://\(TestEnvironment.dockerSocket)")
     }
 }
