@@ -81,7 +81,7 @@ compute = nova_compute, nova_libvirt
 container_auto_heal = 60
 allocation_heal = 3600
 libvirt_suspend_wakeup = 300
-# Follow each host's Docker events (container die, oom, health_status) and ask for a heal of
+# Follow each host's Docker events (container die, oom, health_status, pause) and ask for a heal of
 # that one container the moment it happens; the periodic container_auto_heal sweep stays as
 # the safety net for anything a broken event stream missed.
 watch_events = true

@@ -8,9 +8,12 @@ public enum ContainerFault: Sendable, Equatable, CustomStringConvertible {
     case died(exitCode: Int?)
     /// `oom`: the kernel's OOM killer hit the container.
     case outOfMemory
+    /// `pause`: its processes are frozen (no health check runs while paused, so no other
+    /// event would tell).
+    case paused
 
     /// The Docker event actions to subscribe to for these faults.
-    public static let eventActions = ["die", "oom", "health_status"]
+    public static let eventActions = ["die", "oom", "health_status", "pause"]
 
     /// The fault an event's action (and attributes) describe; nil for anything else
     /// (`health_status: healthy`, `start`…).
@@ -19,6 +22,7 @@ public enum ContainerFault: Sendable, Equatable, CustomStringConvertible {
         case "health_status: unhealthy", "health_status:unhealthy": self = .unhealthy
         case "die": self = .died(exitCode: attributes["exitCode"].flatMap { Int($0) })
         case "oom": self = .outOfMemory
+        case "pause": self = .paused
         default: return nil
         }
     }
@@ -29,6 +33,7 @@ public enum ContainerFault: Sendable, Equatable, CustomStringConvertible {
         case .died(let code?): "died(\(code))"
         case .died(nil): "died"
         case .outOfMemory: "oom"
+        case .paused: "paused"
         }
     }
 }

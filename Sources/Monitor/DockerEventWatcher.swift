@@ -8,10 +8,10 @@ import Synchronization
 
 /// Follows the Docker events of every configured host and publishes a targeted
 /// `container_auto_heal` request (host + container) the moment a watched container turns
-/// unhealthy, dies or is OOM-killed; the engine then handles exactly that target.
+/// unhealthy, dies, is OOM-killed or paused; the engine then handles exactly that target.
 ///
-/// One stream per host (`GET /events`, filtered to the watched names and to `die`, `oom`
-/// and `health_status`). A stream that breaks or is closed is reopened with capped, jittered
+/// One stream per host (`GET /events`, filtered to the watched names and to the actions of
+/// ``ContainerFault/eventActions``). A stream that breaks or is closed is reopened with capped, jittered
 /// back-off, from the time of the last event it delivered (or of its first opening), so
 /// Docker replays what it still remembers of the gap — only its last 256 events, which a busy
 /// host's health checks fill in seconds. So once the host answers again, the watcher also

@@ -45,6 +45,13 @@ struct EventWatchEndToEndTests {
                         && logged("engine-control.log", "revived container host=\(host) container=\(killed.name) seen=exited(137)")
                 }
                 try await killed.waitFor(health: "healthy")
+                // A paused container has no health check running: its pause event tells.
+                try killed.pause()
+                try await waitUntil("the paused container to be unpaused from its pause event", timeout: .seconds(30)) {
+                    logged("monitor.log", "targeted heal requested host=\(host) container=\(killed.name) ", "fault=paused")
+                        && logged("engine-control.log", "revived container host=\(host) container=\(killed.name) seen=paused", "action=unpause result=ok")
+                }
+                try await killed.waitFor(status: "running")
 
                 // Break the stream, and let a container turn unhealthy while it is down.
                 try await proxy.cut()

@@ -30,12 +30,13 @@ struct DockerEventTests {
         #expect(splitter.lines(in: Array("\"x\"}\n".utf8)) == [Array("{\"Action\":\"x\"}".utf8)])
     }
 
-    @Test func onlyUnhealthyDieAndOOMAreFaults() {
+    @Test func onlyUnhealthyDieOOMAndPauseAreFaults() {
         #expect(ContainerFault(action: "health_status: unhealthy", attributes: [:]) == .unhealthy)
         #expect(ContainerFault(action: "die", attributes: ["exitCode": "137"]) == .died(exitCode: 137))
         #expect(ContainerFault(action: "die", attributes: [:]) == .died(exitCode: nil))
         #expect(ContainerFault(action: "oom", attributes: [:]) == .outOfMemory)
-        for action in ["health_status: healthy", "health_status: starting", "start", "exec_start: test -f /tmp/ok", "kill"] {
+        #expect(ContainerFault(action: "pause", attributes: [:]) == .paused)
+        for action in ["health_status: healthy", "health_status: starting", "start", "exec_start: test -f /tmp/ok", "kill", "unpause"] {
             #expect(ContainerFault(action: action, attributes: [:]) == nil, "\(action)")
         }
     }
