@@ -14,7 +14,8 @@ project=autoheal-compose-ci
 vhost=autoheal-compose
 target=autoheal-compose-nova_api
 work="$(mktemp -d /tmp/autoheal-compose.XXXXXX)"
-export AUTOHEAL_CONFIG="$work/auto_heal.conf" AUTOHEAL_LOG_DIR="$work/logs" AUTOHEAL_STATE_DIR="$work/state"
+export AUTOHEAL_CONFIG="$work/auto_heal.conf" AUTOHEAL_LOG_DIR="$work/logs" AUTOHEAL_STATE_DIR="$work/state" \
+  AUTOHEAL_CERT_DIR="$work/etc-autoheal"
 compose() { docker-compose -f "$AUTOHEAL_ROOT/docker-compose.yml" -p "$project" --profile engine --profile monitor "$@"; }
 
 cleanup() {
@@ -31,7 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$AUTOHEAL_LOG_DIR" "$AUTOHEAL_STATE_DIR"
+mkdir -p "$AUTOHEAL_LOG_DIR" "$AUTOHEAL_STATE_DIR" "$AUTOHEAL_CERT_DIR"
+# The password comes from a file in the mounted /etc/autoheal, as the README suggests.
+printf 'guest\n' > "$AUTOHEAL_CERT_DIR/rabbitmq_password"
+chmod 600 "$AUTOHEAL_CERT_DIR/rabbitmq_password"
 rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
 rabbitmqctl -q add_vhost "$vhost"
 rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*'
@@ -39,7 +43,7 @@ cat > "$AUTOHEAL_CONFIG" <<CONF
 [rabbitmq]
 rabbitmq_addr = 127.0.0.1:5672
 username = guest
-password = guest
+password_file = /etc/autoheal/rabbitmq_password
 vhost = $vhost
 heartbeat = 5
 [hosts]
