@@ -6,6 +6,7 @@ import Foundation
 import HTTP
 import Handlers
 import Messaging
+import Synchronization
 import Testing
 
 /// TLS to the Docker hosts (dockerd --tlsverify) and to RabbitMQ (an AMQPS listener), with
@@ -47,6 +48,24 @@ struct TLSTests {
         let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
         #expect(outcome.acted == 1, "\(logs.all.map(\.message))")
         try await container.waitFor(health: "healthy")
+
+        // The monitor's event stream goes through the same TLS client: a kill is seen in it
+        // (replayed from `since`, so the order of kill and subscription does not matter).
+        let watcher = try #require(DockerHosts(config: config, http: TestEnvironment.http).client(forHost: "127.0.0.1:\(port)"))
+        let before = DockerTimestamp(nanosecondsSinceEpoch: Int64((Date().timeIntervalSince1970 - 2) * 1e9))
+        try container.kill()
+        try await container.waitFor(status: "exited")
+        let events = try await watcher.events(containers: [name], actions: ContainerFault.eventActions, since: before)
+        let died = Mutex<DockerEvent?>(nil)
+        let reader = Task {
+            for try await item in events {
+                if case .event(let e) = item, e.action == "die" { died.withLock { $0 = e }; return }
+            }
+        }
+        defer { reader.cancel() }
+        try await waitUntil("the die event through the TLS stream", timeout: .seconds(20)) { died.withLock { $0 } != nil }
+        #expect(died.withLock { $0?.containerName } == name)
+        try DockerCLI.run(["start", name], host: docker.host)
 
         // The same daemon refuses a client without a certificate, and plain HTTP.
         let anonymous = DockerClient(
