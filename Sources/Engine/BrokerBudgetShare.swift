@@ -25,9 +25,11 @@ public final class BrokerBudgetShare: BudgetShare, Sendable {
     private let publisher: HealRequestPublisher
     private let logger: Logger
 
-    public init(settings: AMQPSettings, topology: AMQPTopology, logger: Logger) {
+    /// - Parameter publisher: the engine's publisher (shared with its dead letters); the
+    ///   caller shuts it down.
+    public init(publisher: HealRequestPublisher, logger: Logger) {
         self.logger = logger
-        publisher = HealRequestPublisher(settings: settings, topology: topology, maxBacklog: 10, logger: logger)
+        self.publisher = publisher
     }
 
     /// Takes the bodies just read from the broker's budget queue.
@@ -46,6 +48,4 @@ public final class BrokerBudgetShare: BudgetShare, Sendable {
     }
 
     public func latest() async -> BudgetSnapshot? { newest.snapshot.withLock { $0 } }
-
-    public func stop() async { await publisher.shutdown() }
 }

@@ -25,16 +25,20 @@ public struct HealEngine: Service {
     private let journal: DecisionJournal?
     private let concurrency: Int
     private let health: ServiceHealth?
+    private let sharedPublisher: HealRequestPublisher?
     private let logger: Logger
 
     /// - Parameters:
     ///   - health: told when the consume loop starts and ends, with a probe of its broker connection.
+    ///   - publisher: where refused messages go to the dead-letter queue; the engine's own
+    ///     (opened and shut down by it) when nil, the caller's to shut down otherwise.
     ///   - logger: the queue area's logger (`engine.queue`).
     public init(
         settings: AMQPSettings, topology: AMQPTopology, handlers: HandlerTable, concurrency: Int, journal: DecisionJournal? = nil,
-        health: ServiceHealth? = nil, logger: Logger
+        health: ServiceHealth? = nil, publisher: HealRequestPublisher? = nil, logger: Logger
     ) {
         self.health = health
+        self.sharedPublisher = publisher
         self.journal = journal
         self.settings = settings
         self.topology = topology
@@ -47,7 +51,7 @@ public struct HealEngine: Service {
         let consumer = AMQPConsumer(
             settings: settings, topology: topology, queues: Scope.allCases.map(Topology.queue(for:)),
             prefetch: UInt16(clamping: concurrency), logger: logger)
-        let deadLetters = HealRequestPublisher(settings: settings, topology: topology, logger: logger)
+        let deadLetters = sharedPublisher ?? HealRequestPublisher(settings: settings, topology: topology, logger: logger)
         health?.loopStarted("engine", brokerConnected: { consumer.isConnected })
         defer { health?.loopEnded("engine") }
 
@@ -69,7 +73,7 @@ public struct HealEngine: Service {
             consumer.stopDeliveries()
         }
         await consumer.stop()
-        await deadLetters.shutdown()
+        if sharedPublisher == nil { await deadLetters.shutdown() }
         logger.notice("engine stopped")
     }
 

@@ -41,7 +41,9 @@ struct EngineCommand: AsyncParsableCommand {
         let notifier: any Notifier = config.notify.webhookURL.map {
             WebhookNotifier(url: $0, http: http, logger: queueLogger)
         } ?? SilentNotifier()
-        let budgets = BrokerBudgetShare(settings: settings, topology: topology, logger: queueLogger)
+        // One publisher (one broker connection) for dead letters and budget snapshots.
+        let publisher = HealRequestPublisher(settings: settings, topology: topology, logger: queueLogger)
+        let budgets = BrokerBudgetShare(publisher: publisher, logger: queueLogger)
         let shared = BrokerStateWatch(settings: settings, topology: topology, pause: pause, budgets: budgets, logger: queueLogger)
         var journal: DecisionJournal? = nil
         do {
@@ -61,7 +63,7 @@ struct EngineCommand: AsyncParsableCommand {
             libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
             settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, journal: journal,
-            health: health, logger: queueLogger)
+            health: health, publisher: publisher, logger: queueLogger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine)]
         if let listen = config.metrics.engineListen {
             let endpoint = MetricsEndpoint(
@@ -77,7 +79,7 @@ struct EngineCommand: AsyncParsableCommand {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
         try await group.run()
         shared.stop()
-        await budgets.stop()
+        await publisher.shutdown()
         http.shutdown()
     }
 }
