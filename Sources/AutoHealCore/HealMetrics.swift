@@ -60,12 +60,3 @@ public enum HealMetrics {
         Gauge(label: "autoheal_event_streams_open").record(count)
     }
 }
-
-extension Duration {
-    /// The duration in whole nanoseconds (saturating).
-    public var nanoseconds: Int64 {
-        let (s, atto) = components
-        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : ns &+ atto / 1_000_000_000
-    }
-}

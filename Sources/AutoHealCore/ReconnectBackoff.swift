@@ -20,8 +20,3 @@ public struct ReconnectBackoff: Sendable {
 
     public mutating func reset() { attempt = 0 }
 }
-
-extension Duration {
-    public var timeInterval: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    public var wholeMilliseconds: Int32 { Int32(clamping: components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
-}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One message of Docker's `GET /events` stream (the fields the healer reads).
 ///
 /// `action` is what happened: `die`, `oom`, `start`, `health_status: unhealthy`… For a
@@ -74,6 +76,9 @@ public struct DockerTimestamp: Sendable, Hashable, Comparable, CustomStringConve
     public var nanosecondsSinceEpoch: Int64
 
     public init(nanosecondsSinceEpoch: Int64) { self.nanosecondsSinceEpoch = nanosecondsSinceEpoch }
+
+    /// This host's clock now (Docker's clock, when Docker runs here).
+    public static var now: DockerTimestamp { DockerTimestamp(nanosecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1e9)) }
 
     public static func < (a: Self, b: Self) -> Bool { a.nanosecondsSinceEpoch < b.nanosecondsSinceEpoch }
 

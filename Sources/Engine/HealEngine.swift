@@ -132,7 +132,7 @@ public struct HealEngine: Service {
             let elapsed = clock.now - started
             try? await journal.recordRun(
                 payload: request.payload.rawValue, scope: request.scope.rawValue, outcome: outcome.description,
-                duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                duration: elapsed.timeInterval)
         }
         log["duration"] = "\((clock.now - started).logDescription)"
         log["outcome"] = "\(outcome)"

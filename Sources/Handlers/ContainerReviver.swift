@@ -228,7 +228,7 @@ public final class ContainerReviver: PayloadHandler {
         duration: Duration? = nil, logger: Logger
     ) async {
         guard let journal else { return }
-        let seconds = duration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        let seconds = duration?.timeInterval
         do {
             try await journal.record(JournalEntry(
                 host: target.host, target: target.container, seen: seen, decision: decision, reason: reason, action: action,

@@ -98,7 +98,7 @@ public final class DockerEventWatcher: Service, Sendable {
         await withDiscardingTaskGroup { publishes in
             while !Task.isCancelled {
                 let opened = ContinuousClock.now
-                let openedAt = DockerTimestamp(nanosecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1e9))
+                let openedAt = DockerTimestamp.now
                 var counted = false
                 var reason = "closed by Docker"
                 do {
@@ -185,7 +185,7 @@ public final class DockerEventWatcher: Service, Sendable {
             ]
             if let fault { log["fault"] = "\(fault)" }
             if let event {
-                let age = Double(Int64(Date().timeIntervalSince1970 * 1e9) - event.timeNano) / 1e9
+                let age = Double(DockerTimestamp.now.nanosecondsSinceEpoch - event.timeNano) / 1e9
                 log["event_age"] = "\(String(format: "%.3f", age))s"
             }
             do {

@@ -68,8 +68,8 @@ struct FleetSweep: AsyncParsableCommand {
             let clock = ContinuousClock()
             let started = clock.now
             let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
-            let elapsed = Bench.seconds(clock.now - started)
-            let answersDone = simulator.lastAnswerAt.map { Bench.seconds($0 - started) } ?? .nan
+            let elapsed = (clock.now - started).timeInterval
+            let answersDone = simulator.lastAnswerAt.map { ($0 - started).timeInterval } ?? .nan
             times.append(elapsed)
             print(String(
                 format: "run %d: sweep %.3f s (answering hosts all answered at %.3f s); checked %d, failed %d; %d inspects answered",
@@ -116,7 +116,7 @@ struct DockerSweep: AsyncParsableCommand {
                 let clock = ContinuousClock()
                 let started = clock.now
                 let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
-                times.append(Bench.seconds(clock.now - started))
+                times.append((clock.now - started).timeInterval)
                 guard outcome.checked == count, outcome.failed == 0 else { throw BenchError("sweep of \(count): \(outcome)") }
             }
             print(String(format: "docker-sweep %d containers: median %.3f s, best %.3f s (runs: %@)", count, Bench.percentile(times, 50),
@@ -168,7 +168,7 @@ struct Dispatch: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
-        let publishTime = Bench.seconds(clock.now - started)
+        let publishTime = (clock.now - started).timeInterval
         await publisher.shutdown()
         print(String(format: "publish: %d messages confirmed in %.2f s = %.0f messages/s (%d publishing tasks, one connection)",
                      messages, publishTime, Double(messages) / publishTime, publishers))
@@ -187,7 +187,7 @@ struct Dispatch: AsyncParsableCommand {
         try await waitFor("\(messages) messages to be dispatched", timeout: .seconds(600)) {
             counter.value.load(ordering: .relaxed) >= messages
         }
-        let dispatchTime = Bench.seconds(clock.now - started)
+        let dispatchTime = (clock.now - started).timeInterval
         await group.triggerGracefulShutdown()
         _ = try? await running.value
         print(String(format: "dispatch: %d messages handled and acked in %.2f s = %.0f messages/s (concurrency %d, journal %@)",

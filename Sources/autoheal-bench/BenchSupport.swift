@@ -11,7 +11,6 @@ enum Bench {
     /// A logger that drops everything (what is measured is the healer, not log I/O).
     static let silent = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     /// The value below which `p` percent of the samples fall (nearest rank).
     static func percentile(_ samples: [Double], _ p: Double) -> Double {

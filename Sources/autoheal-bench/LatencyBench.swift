@@ -105,7 +105,7 @@ struct Latency: AsyncParsableCommand {
             for try await item in stream { if case .event(let e) = item { log.append(e) } }
         }
         defer { reader.cancel() }
-        for name in names { try await waitHealthy(name, log: log, after: 0, docker: docker) }
+        for name in names { try await waitHealthy(name, docker: docker) }
 
         let engine = try DaemonChild(binary: bin + "/autoheal-engine", config: config, directory: directory)
         let monitor = try DaemonChild(binary: bin + "/autoheal-monitor", config: config, directory: directory)
@@ -145,7 +145,7 @@ struct Latency: AsyncParsableCommand {
     /// Breaks `names` at once (kill, or health check made to fail) and waits for each to be
     /// acted on and healthy again.
     private func fault(_ names: [String], unhealthy: Bool, log: EventLog, docker: DockerClient, engineLog: String) async throws -> [Sample] {
-        let broken = Int64(Date().timeIntervalSince1970 * 1e9)
+        let broken = DockerTimestamp.now.nanosecondsSinceEpoch
         try await withThrowingTaskGroup(of: Void.self) { group in
             for name in names {
                 group.addTask {
@@ -182,7 +182,7 @@ struct Latency: AsyncParsableCommand {
         return samples
     }
 
-    private func waitHealthy(_ name: String, log: EventLog, after: Int64, docker: DockerClient) async throws {
+    private func waitHealthy(_ name: String, docker: DockerClient) async throws {
         try await waitFor("\(name) to be healthy", timeout: .seconds(60)) {
             (try? await docker.inspectContainer(name).observation.isHealthy) ?? false
         }

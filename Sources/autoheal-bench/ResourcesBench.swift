@@ -70,7 +70,7 @@ struct Resources: AsyncParsableCommand {
         guard let end = Bench.usage(pid: child.pid) else { throw BenchError("\(what) exited; see \(child.output)") }
         let cpu = end.cpuSeconds - start.cpuSeconds
         print(String(format: "%@: RSS %.1f MB (peak %.1f MB), CPU %.2f s in %.0f s = %.2f %% of a core",
-                     what, Double(end.rssKB) / 1024, Double(peak) / 1024, cpu, Bench.seconds(window), 100 * cpu / Bench.seconds(window)))
+                     what, Double(end.rssKB) / 1024, Double(peak) / 1024, cpu, window.timeInterval, 100 * cpu / window.timeInterval))
     }
 
     /// Both daemons on the local Docker engine with 8 watched containers, after a 10 s warm-up.
@@ -128,7 +128,7 @@ struct Resources: AsyncParsableCommand {
             if let u = Bench.usage(pid: engine.pid) { peak = max(peak, u.rssKB) }
             return ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("sweep finished")
         }
-        let wall = Bench.seconds(clock.now - started)
+        let wall = (clock.now - started).timeInterval
         guard let after = Bench.usage(pid: engine.pid) else { throw BenchError("engine exited; see \(engine.output)") }
         let line = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").first { $0.contains("sweep finished") } ?? ""
         print(String(format: "engine, %d x %d sweep: RSS before %.1f MB, peak %.1f MB, after %.1f MB; CPU %.2f s; publish-to-done %.2f s",
