@@ -42,7 +42,9 @@ let package = Package(
             name: "AMQP",
             dependencies: ["CAMQPShim", "AutoHealCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "HTTP", dependencies: ["CCurlShim"]),
-        .target(name: "DockerAPI", dependencies: ["HTTP", "AutoHealCore"]),
+        .target(
+            name: "DockerAPI",
+            dependencies: ["HTTP", "AutoHealCore", .product(name: "CoreMetrics", package: "swift-metrics")]),
 
         // The decision journal: SQLite through GRDB.
         .target(

@@ -3,6 +3,8 @@ import CoreMetrics
 /// Every metric Cloud Auto Heal records, in one place, through swift-metrics (exported as
 /// Prometheus text by the daemons' `/metrics`). Names follow Prometheus conventions: counters
 /// end in `_total`, durations are histograms in seconds. Each name always has the same labels.
+/// A metric object made before the metrics system is bootstrapped stays a no-op: programs
+/// bootstrap first (`MetricsBootstrap`), then build their clients.
 public enum HealMetrics {
     /// Monitor: a request the broker confirmed.
     public static func published(_ payload: Payload, scope: Scope) {
@@ -50,9 +52,10 @@ public enum HealMetrics {
         Gauge(label: "autoheal_broker_connected").record(up ? 1 : 0)
     }
 
-    /// 1 when the last call to this Docker host got an answer, 0 when it did not.
-    public static func dockerHostReachable(_ host: String, _ up: Bool) {
-        Gauge(label: "autoheal_docker_host_up", dimensions: [("host", host)]).record(up ? 1 : 0)
+    /// The gauge of one Docker host: 1 when the last call got an answer, 0 when it did not.
+    /// Made once per client, since it is set on every Docker call.
+    public static func dockerHostReachability(_ host: String) -> Gauge {
+        Gauge(label: "autoheal_docker_host_up", dimensions: [("host", host)])
     }
 
     /// Docker event streams open right now (monitor).

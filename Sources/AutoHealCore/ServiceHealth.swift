@@ -46,6 +46,4 @@ public final class ServiceHealth: Sendable {
         return !snapshot.isEmpty && snapshot.values.allSatisfy { !$0.running || $0.brokerConnected() }
     }
 
-    /// Whether every loop runs with its broker connection up.
-    public var isHealthy: Bool { problems.isEmpty }
 }

@@ -1,4 +1,5 @@
 import AutoHealCore
+import CoreMetrics
 import Foundation
 import HTTP
 import Synchronization
@@ -20,6 +21,7 @@ public final class DockerClient: Sendable {
     private let connectTimeout: Duration
     private let tls: HTTPTLSSettings?
     private let inFlight: RequestLimiter
+    private let reachability: Gauge
     /// When the last request to this host found it unreachable or silent, and how.
     private let lastTransportFailure = Mutex<(at: ContinuousClock.Instant, failure: SendFailure)?>(nil)
     private let negotiatedVersion = Mutex<String?>(nil)
@@ -41,6 +43,7 @@ public final class DockerClient: Sendable {
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.inFlight = RequestLimiter(limit: maxInFlight)
+        self.reachability = HealMetrics.dockerHostReachability(host)
         self.address = address
         self.http = http
         self.timeout = timeout
@@ -276,10 +279,10 @@ public final class DockerClient: Sendable {
     ) async throws(DockerError) -> HTTPResponse {
         do {
             let response = try await sendRaw(method, path, body: body, versioned: versioned, timeout: timeout)
-            HealMetrics.dockerHostReachable(host, true)
+            reachability.record(1)
             return response
         } catch {
-            if case .docker = error {} else { HealMetrics.dockerHostReachable(host, false) }
+            if case .docker = error {} else { reachability.record(0) }
             switch error {
             case .timedOut(let d): throw .timedOut(host: host, detail: d)
             case .unreachable(let d): throw .unreachable(host: host, detail: d)

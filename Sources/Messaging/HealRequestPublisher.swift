@@ -16,12 +16,19 @@ public final class HealRequestPublisher: Sendable {
     public var droppedCount: Int { publisher.droppedCount }
 
     /// Publishes one envelope; returns once the broker has it on disk-backed queue(s).
+    /// Counted in `autoheal_messages_published_total` or `autoheal_publish_failures_total`.
     public func publish(_ envelope: Envelope, timeout: Duration = .seconds(30)) async throws(AMQPError) {
-        try await publisher.publish(
-            AMQPMessage(
-                exchange: Topology.exchange(for: envelope.scope), routingKey: Topology.routingKey(for: envelope.scope),
-                body: envelope.encoded(), contentType: "application/json", messageID: envelope.id),
-            timeout: timeout)
+        do {
+            try await publisher.publish(
+                AMQPMessage(
+                    exchange: Topology.exchange(for: envelope.scope), routingKey: Topology.routingKey(for: envelope.scope),
+                    body: envelope.encoded(), contentType: "application/json", messageID: envelope.id),
+                timeout: timeout)
+            HealMetrics.published(envelope.payload, scope: envelope.scope)
+        } catch {
+            HealMetrics.publishFailed(envelope.payload, scope: envelope.scope)
+            throw error
+        }
     }
 
     /// Sends a refused message body to the dead-letter queue with the reason in a header.

@@ -190,7 +190,6 @@ public final class DockerEventWatcher: Service, Sendable {
             }
             do {
                 try await publisher.publish(envelope, timeout: requestLifetime)
-                HealMetrics.published(.containerAutoHeal, scope: envelope.scope)
                 if fault != nil {
                     logger.notice("container fault in Docker events: targeted heal requested", metadata: log)
                 } else {
@@ -198,7 +197,6 @@ public final class DockerEventWatcher: Service, Sendable {
                 }
             } catch {
                 log["error"] = "\(error)"
-                HealMetrics.publishFailed(.containerAutoHeal, scope: envelope.scope)
                 logger.error("targeted request could not be published; the periodic sweep covers it", metadata: log)
             }
         }

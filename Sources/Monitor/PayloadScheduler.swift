@@ -85,13 +85,11 @@ public struct PayloadScheduler: Service {
         do {
             try await publisher.publish(envelope, timeout: period)
             log["result"] = "confirmed"
-            HealMetrics.published(payload, scope: scope)
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.info("published", metadata: log)
             return true
         } catch {
             log["result"] = "failed"
-            HealMetrics.publishFailed(payload, scope: scope)
             log["error"] = "\(error)"
             log["duration"] = "\((clock.now - started).logDescription)"
             logger.error("publish failed; sweep dropped, the next period sends a new one", metadata: log)
