@@ -152,23 +152,21 @@ public final class DockerEventWatcher: Service, Sendable {
 
     /// The requests for an event on a watched container that reports a fault, if it does.
     private func request(for event: DockerEvent, on watch: Watch) -> (envelopes: [Envelope], fault: ContainerFault)? {
-        guard let name = event.containerName, let scopes = watch.scopes[name],
+        guard let name = event.containerName, watch.scopes[name] != nil,
             let fault = ContainerFault(action: event.action, attributes: event.attributes)
         else { return nil }
-        let now = Date()
-        let envelopes = scopes.map { scope in
-            Envelope(
-                payload: .containerAutoHeal, scope: scope, issuedAt: now, expiresAt: now.addingTimeInterval(requestLifetime.timeInterval),
-                target: TargetKey(host: watch.client.host, container: name))
-        }
-        return (envelopes, fault)
+        return (requests(for: [name], on: watch), fault)
     }
 
     /// A targeted request for every watched container of a host.
-    private func catchUp(on watch: Watch) -> [Envelope] {
+    private func catchUp(on watch: Watch) -> [Envelope] { requests(for: watch.scopes.keys.sorted(), on: watch) }
+
+    /// A targeted `container_auto_heal` request per scope of each named container, expiring
+    /// after `requestLifetime`.
+    private func requests(for names: [String], on watch: Watch) -> [Envelope] {
         let now = Date()
-        return watch.scopes.sorted(by: { $0.key < $1.key }).flatMap { name, scopes in
-            scopes.map { scope in
+        return names.flatMap { name in
+            watch.scopes[name, default: []].map { scope in
                 Envelope(
                     payload: .containerAutoHeal, scope: scope, issuedAt: now,
                     expiresAt: now.addingTimeInterval(requestLifetime.timeInterval), target: TargetKey(host: watch.client.host, container: name))

@@ -37,7 +37,7 @@ struct FleetSweep: AsyncParsableCommand {
     @Option(help: "[hosts] docker_timeout for the run (seconds).") var timeout = 2
     @Option(help: "[hosts] docker_max_requests.") var maxRequests = 8
     @Option var runs = 3
-    @Option var basePort = 40000
+    @Option(help: "First port of the fleet (keep the fleet below the ephemeral range, 32768+).") var basePort = 10000
 
     func run() async throws {
         Bench.raiseFileLimit()

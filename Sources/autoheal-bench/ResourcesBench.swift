@@ -15,7 +15,7 @@ struct Resources: AsyncParsableCommand {
     @Option var hosts = 1000
     @Option var containers = 10
     @Option var latencyMs = 2
-    @Option var basePort = 41000
+    @Option(help: "First port of the fleet (below the ephemeral range).") var basePort = 14000
     @Option(help: "Where the release daemons are.") var bin = ".build/release"
 
     func run() async throws {

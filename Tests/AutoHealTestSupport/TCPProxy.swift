@@ -33,9 +33,7 @@ public final class TCPProxy: @unchecked Sendable {
 
     /// Starts a proxy on a free port.
     public init(to targetPort: Int) async throws {
-        var port = Int.random(in: 30_000...39_999)
-        while FailingNBDDisk.listening(port) { port = Int.random(in: 30_000...39_999) }
-        self.port = port
+        self.port = TestEnvironment.unusedPort()
         self.targetPort = targetPort
         try await restore()
     }

@@ -30,6 +30,16 @@ public enum TestEnvironment {
             heartbeatSeconds: 10, connectTimeout: .seconds(2))
     }
 
+    /// A loopback port nothing listens on, for a helper server of a test: picked at random
+    /// from 26000–29999, below the kernel's ephemeral range (so no outgoing connection takes
+    /// it later) and above the fixed ports tests use (private nodes, their distribution ports,
+    /// TLS dockerds).
+    public static func unusedPort() -> Int {
+        var port = Int.random(in: 26_000...29_999)
+        while FailingNBDDisk.listening(port) { port = Int.random(in: 26_000...29_999) }
+        return port
+    }
+
     /// One HTTP client for every test helper in the process.
     public static let http = HTTPClient(name: "test-http")
 

@@ -24,8 +24,7 @@ public final class WebhookReceiver: @unchecked Sendable {
 
     /// Starts a receiver on a free port.
     public init() async throws {
-        var port = Int.random(in: 20_000...29_999)
-        while FailingNBDDisk.listening(port) { port = Int.random(in: 20_000...29_999) }
+        let port = TestEnvironment.unusedPort()
         self.port = port
         file = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("webhook") + ".txt").path
         FileManager.default.createFile(atPath: file, contents: nil)
