@@ -40,6 +40,14 @@ public enum TestEnvironment {
         return port
     }
 
+    /// A new, empty directory of the test's own under the system's temporary directory
+    /// (`prefix` plus a unique suffix); the test removes it.
+    public static func temporaryDirectory(_ prefix: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName(prefix))
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
     /// One HTTP client for every test helper in the process.
     public static let http = HTTPClient(name: "test-http")
 

@@ -22,12 +22,6 @@ struct DeliveryFaultTests {
         return try TestConfig.write(in: directory, name: name, vhost: vhost, control: control, logs: logs, overrides: overrides)
     }
 
-    static func temp(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName(name))
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 
     /// Request ids the engine log says were handled to the end, with how often.
@@ -46,7 +40,7 @@ struct DeliveryFaultTests {
         try await TestEnvironment.requireDocker()
         let node = try PrivateRabbitNode(name: "autoheal-restarts", port: 5711)
         defer { node.destroy() }
-        let directory = try Self.temp("autoheal-restarts")
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-restarts")
         defer { try? FileManager.default.removeItem(at: directory) }
         let container = try TestContainer(name: TestEnvironment.uniqueName("restarts-nova_api"))
         defer { container.remove() }
@@ -111,7 +105,7 @@ struct DeliveryFaultTests {
         var queueLog: URL { directory.appendingPathComponent("logs/engine-queue.log") }
 
         init(vhost: String, name: String) async throws {
-            directory = try DeliveryFaultTests.temp("autoheal-\(name)")
+            directory = try TestEnvironment.temporaryDirectory("autoheal-\(name)")
             stubborn = try TestContainer(
                 name: TestEnvironment.uniqueName("\(name)-nova_api"), command: "trap '' TERM; touch /tmp/ok; while :; do sleep 0.2; done")
             try await stubborn.waitFor(health: "healthy")
@@ -181,7 +175,7 @@ struct DeliveryFaultTests {
     @Test func whenTheActiveEngineDiesTheOtherTakesOverAndNothingIsHandledTwice() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("sac") { vhost in
-            let directory = try Self.temp("autoheal-sac")
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-sac")
             defer { try? FileManager.default.removeItem(at: directory) }
             let container = try TestContainer(name: TestEnvironment.uniqueName("sac-nova_api"))
             defer { container.remove() }
@@ -231,7 +225,7 @@ struct DeliveryFaultTests {
     }
 
     static func budgetTakeover(vhost: String) async throws {
-        let directory = try Self.temp("autoheal-budgets")
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-budgets")
         defer { try? FileManager.default.removeItem(at: directory) }
         let crasher = try TestContainer(name: TestEnvironment.uniqueName("budget-nova_api"), command: "exit 1", healthCheck: false)
         defer { crasher.remove() }
@@ -270,7 +264,7 @@ struct DeliveryFaultTests {
     @Test func anEngineThatWasDownRunsAtMostOneSweepPerPayloadAndScope() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("backlog") { vhost in
-            let directory = try Self.temp("autoheal-backlog")
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-backlog")
             defer { try? FileManager.default.removeItem(at: directory) }
             let container = try TestContainer(name: TestEnvironment.uniqueName("backlog-nova_api"))
             defer { container.remove() }

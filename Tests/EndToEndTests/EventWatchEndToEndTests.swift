@@ -10,8 +10,7 @@ struct EventWatchEndToEndTests {
     @Test func aBrokenEventStreamIsReopenedAndAFaultDuringTheGapIsStillHealed() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("events") { vhost in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-events"))
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-events")
             defer { try? FileManager.default.removeItem(at: directory) }
             let proxy = try await TCPProxy(to: 2375)
             let killed = try TestContainer(name: TestEnvironment.uniqueName("ev-nova_api"))

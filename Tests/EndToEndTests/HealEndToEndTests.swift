@@ -6,12 +6,6 @@ import Testing
 /// RabbitMQ and Docker engine, as an operator runs them.
 @Suite("End to end", .timeLimit(.minutes(3)))
 struct HealEndToEndTests {
-    static func tempDirectory(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName(name))
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     /// Control on the TCP port, compute on the unix socket: both listeners of the local engine.
     static func writeConfig(in directory: URL, vhost: String, control: [String], compute: [String]) throws -> String {
         try TestConfig.write(in: directory, vhost: vhost, control: control, overrides: [
@@ -23,7 +17,7 @@ struct HealEndToEndTests {
     @Test func brokenContainersAreHealedByTheDaemons() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("e2e") { vhost in
-            let directory = try Self.tempDirectory("autoheal-e2e")
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-e2e")
             defer { try? FileManager.default.removeItem(at: directory) }
             let prefix = TestEnvironment.uniqueName("e2e")
             let api = try TestContainer(name: "\(prefix)-nova_api")

@@ -18,8 +18,7 @@ struct PauseEndToEndTests {
     @Test func pauseHoldsAcrossAnEngineRestartThenExpiresAndResumeEndsIt() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("pause") { vhost in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-pause"))
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-pause")
             defer { try? FileManager.default.removeItem(at: directory) }
             let container = try TestContainer(name: TestEnvironment.uniqueName("pause-nova_api"))
             defer { container.remove() }
@@ -77,8 +76,7 @@ struct PauseEndToEndTests {
     @Test func anExcludedContainerIsLeftAloneWhileOthersAreHealed() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("exclude") { vhost in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-exclude"))
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-exclude")
             defer { try? FileManager.default.removeItem(at: directory) }
             let prefix = TestEnvironment.uniqueName("excl")
             let excluded = try TestContainer(name: "\(prefix)-nova_api")
@@ -111,8 +109,7 @@ struct PauseEndToEndTests {
     @Test func aQuarantinedContainerIsReleasedFromTheCLI() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("release") { vhost in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-release"))
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-release")
             defer { try? FileManager.default.removeItem(at: directory) }
             let crasher = try TestContainer(name: TestEnvironment.uniqueName("release-nova_api"), command: "exit 1", healthCheck: false)
             defer { crasher.remove() }
@@ -154,8 +151,7 @@ struct PauseEndToEndTests {
     @Test func pauseFileAndDryRunChangeNothing() async throws {
         try await TestEnvironment.requireDocker()
         try await RabbitAdmin.withVhost("dryrun") { vhost in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-dry"))
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-dry")
             defer { try? FileManager.default.removeItem(at: directory) }
             let container = try TestContainer(name: TestEnvironment.uniqueName("dry-nova_api"))
             defer { container.remove() }

@@ -18,8 +18,7 @@ struct ProgramTests {
     }
 
     @Test func badValueExitsNonZeroNamingFileLineSectionAndKey() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-bad"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-bad")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("auto_heal.conf").path
         try "[rabbitmq]\npassword = hunter2\n\n[schedule]\ncontainer_auto_heal = every minute\n".write(toFile: path, atomically: true, encoding: .utf8)
@@ -30,8 +29,7 @@ struct ProgramTests {
     }
 
     @Test func checkConfigPrintsTheEffectiveConfigWithoutSecrets() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-check"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-check")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("auto_heal.conf").path
         try "[rabbitmq]\nrabbitmq_addr = 10.0.0.5\npassword = hunter2\n[hosts]\ncontrol_hosts = 10.0.0.11\nVIP = 10.0.0.10\ncolour = blue\n"
@@ -48,8 +46,7 @@ struct ProgramTests {
 
     @Test(arguments: ["autoheal-engine", "autoheal-monitor", "autoheal"])
     func aConfigWithAPasswordThatOthersCanReadIsRefused(program: String) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-open"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-open")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("auto_heal.conf").path
         try "[rabbitmq]\npassword = s3cret-open\n".write(toFile: path, atomically: true, encoding: .utf8)
@@ -62,8 +59,7 @@ struct ProgramTests {
     }
 
     @Test func thePasswordMayComeFromAFileOrTheEnvironmentAndIsNeverShown() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-pwfile"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-pwfile")
         defer { try? FileManager.default.removeItem(at: directory) }
         let secret = directory.appendingPathComponent("rabbitmq_password").path
         try "s3cret-from-file\n".write(toFile: secret, atomically: true, encoding: .utf8)

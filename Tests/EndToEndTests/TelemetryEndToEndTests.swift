@@ -15,8 +15,7 @@ struct TelemetryEndToEndTests {
         try await TestEnvironment.requireDocker()
         let node = try PrivateRabbitNode(name: "autoheal-telemetry", port: 5716)
         defer { node.destroy() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("autoheal-metrics"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestEnvironment.temporaryDirectory("autoheal-metrics")
         defer { try? FileManager.default.removeItem(at: directory) }
         let container = try TestContainer(name: TestEnvironment.uniqueName("metrics-nova_api"))
         defer { container.remove() }
