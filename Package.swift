@@ -51,15 +51,22 @@ let package = Package(
             name: "Journal",
             dependencies: ["AutoHealCore", .product(name: "GRDB", package: "GRDB.swift")]),
 
-        // Handlers: what each payload does, through the Docker API. Never the broker.
-        .target(name: "Handlers", dependencies: ["DockerAPI", "AutoHealCore", "Journal"]),
+        // Policy: the one executor every action of every handler goes through (pause, dry run,
+        // budget, rolling slots, journal, metrics, notifications, requeue).
+        .target(
+            name: "Policy",
+            dependencies: ["DockerAPI", "HTTP", "AutoHealCore", "Journal", .product(name: "Logging", package: "swift-log")]),
+
+        // Handlers: what each payload does. They observe through the Docker API and act only
+        // through the policy executor. Never the broker.
+        .target(name: "Handlers", dependencies: ["Policy", "DockerAPI", "AutoHealCore", "Journal"]),
 
         // Services.
         .target(name: "Messaging", dependencies: ["AMQP", "AutoHealCore"]),
         .target(
             name: "Engine",
             dependencies: [
-                "Messaging", "Handlers", "DockerAPI", "Journal",
+                "Messaging", "Handlers", "Policy", "DockerAPI", "Journal",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
@@ -104,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "autoheal-bench",
             dependencies: [
-                "Engine", "Handlers", "Messaging", "DockerAPI", "HTTP", "AMQP", "AutoHealCore", "Journal", "CEpoll",
+                "Engine", "Handlers", "Policy", "Messaging", "DockerAPI", "HTTP", "AMQP", "AutoHealCore", "Journal", "CEpoll",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -113,14 +120,18 @@ let package = Package(
         .target(
             name: "AutoHealTestSupport",
             dependencies: [
-                "HTTP", "AMQP", "AutoHealCore", "DockerAPI", .product(name: "Logging", package: "swift-log"),
+                "HTTP", "AMQP", "AutoHealCore", "DockerAPI", "Policy", "Handlers", "Journal",
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
-        .testTarget(name: "HandlersTests", dependencies: ["Handlers", "DockerAPI"]),
+        .testTarget(
+            name: "HandlersTests", dependencies: ["Handlers", "Policy", "DockerAPI", "Journal", "AutoHealTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "AutoHealTestSupport"]),
+            dependencies: [
+                "Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "Policy", "Journal", "AutoHealTestSupport",
+            ]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -129,20 +129,30 @@ start_libvirt() {
 #  autoheal/nova-api-standin    busybox + scripts/standins/nova-manage (Nova cannot run here)
 #  autoheal/nova-libvirt        the host's real virsh and its libraries
 #  autoheal/virsh-pmsuspended   busybox + scripts/standins/virsh-pmsuspended
+# stale_image IMAGE FILE: true when IMAGE is missing or was built from another version of FILE
+# (its autoheal.source label holds the file's sha256), or REBUILD_IMAGES=1.
+stale_image() {
+  local want; want="$(sha256sum "$2" | cut -c1-64)"
+  [[ "${REBUILD_IMAGES:-}" == 1 ]] && return 0
+  [[ "$(docker image inspect -f '{{index .Config.Labels "autoheal.source"}}' "$1" 2>/dev/null)" != "$want" ]]
+}
+
 make_handler_images() {
   local root
-  if ! docker image inspect autoheal/nova-api-standin:latest >/dev/null 2>&1 || [[ "${REBUILD_IMAGES:-}" == 1 ]]; then
+  if stale_image autoheal/nova-api-standin:latest "$AUTOHEAL_ROOT/scripts/standins/nova-manage"; then
     say "building autoheal/nova-api-standin"
     root="$(busybox_rootfs)"
     install -m 0755 "$AUTOHEAL_ROOT/scripts/standins/nova-manage" "$root/usr/bin/nova-manage"
-    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' - autoheal/nova-api-standin:latest >/dev/null
+    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' \
+      -c "LABEL autoheal.source=$(sha256sum "$AUTOHEAL_ROOT/scripts/standins/nova-manage" | cut -c1-64)" - autoheal/nova-api-standin:latest >/dev/null
     rm -rf "$root"
   fi
-  if ! docker image inspect autoheal/virsh-pmsuspended:latest >/dev/null 2>&1 || [[ "${REBUILD_IMAGES:-}" == 1 ]]; then
+  if stale_image autoheal/virsh-pmsuspended:latest "$AUTOHEAL_ROOT/scripts/standins/virsh-pmsuspended"; then
     say "building autoheal/virsh-pmsuspended"
     root="$(busybox_rootfs)"
     install -m 0755 "$AUTOHEAL_ROOT/scripts/standins/virsh-pmsuspended" "$root/usr/bin/virsh"
-    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' - autoheal/virsh-pmsuspended:latest >/dev/null
+    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' \
+      -c "LABEL autoheal.source=$(sha256sum "$AUTOHEAL_ROOT/scripts/standins/virsh-pmsuspended" | cut -c1-64)" - autoheal/virsh-pmsuspended:latest >/dev/null
     rm -rf "$root"
   fi
   if ! docker image inspect autoheal/nova-libvirt:latest >/dev/null 2>&1 || [[ "${REBUILD_IMAGES:-}" == 1 ]]; then

@@ -1,5 +1,8 @@
 import AutoHealCore
 import CAMQPShim
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One rabbitmq-c connection with channel 1 open. Not thread-safe: it is created, used and
 /// closed by exactly one thread (the publisher's or the consumer's). The C handle never
@@ -86,13 +89,11 @@ final class AMQPConnection {
             try check(cah_amqp_exchange_declare(h, Self.channel, exchange.name, exchange.type, 1, &status), status)
         }
         for queue in topology.queues {
-            let sac: Int32 = queue.singleActiveConsumer.map { $0 ? 1 : 0 } ?? -1
             var messages: UInt32 = 0, consumers: UInt32 = 0
-            try check(
-                cah_amqp_queue_declare(
-                    h, Self.channel, queue.name, 1, 0, queue.queueType, sac, Int64(queue.maxLength ?? 0), &messages,
-                    &consumers, &status),
-                status)
+            try withArguments(queue.arguments) { (args, count) throws(AMQPError) in
+                try check(
+                    cah_amqp_queue_declare(h, Self.channel, queue.name, 1, 0, args, count, &messages, &consumers, &status), status)
+            }
         }
         for binding in topology.bindings {
             try check(cah_amqp_queue_bind(h, Self.channel, binding.queue, binding.exchange, binding.routingKey, &status), status)
@@ -104,7 +105,7 @@ final class AMQPConnection {
         let h = try live()
         var status = cah_amqp_status()
         var messages: UInt32 = 0, consumers: UInt32 = 0
-        try check(cah_amqp_queue_declare(h, Self.channel, name, 1, 1, nil, -1, 0, &messages, &consumers, &status), status)
+        try check(cah_amqp_queue_declare(h, Self.channel, name, 1, 1, nil, 0, &messages, &consumers, &status), status)
         return (Int(messages), Int(consumers))
     }
 
@@ -167,6 +168,28 @@ final class AMQPConnection {
         try check(cah_amqp_basic_consume(h, Self.channel, queue, consumerTag, &status), status)
     }
 
+    /// Consumes a stream queue from `offset` (nil: from its first message) with at most
+    /// `prefetch` unacked messages (streams need a prefetch and acks for credit).
+    func startConsumingStream(queue: String, consumerTag: String, offset: Int64?, prefetch: UInt16) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_basic_qos(h, Self.channel, prefetch, &status), status)
+        try check(cah_amqp_basic_consume_stream(h, Self.channel, queue, consumerTag, offset ?? -1, &status), status)
+    }
+
+    /// Publishes a persistent message without waiting for a confirm (the channel must not be
+    /// in confirm mode): for markers whose arrival the caller watches for itself.
+    func publishUnconfirmed(_ message: AMQPMessage) throws(AMQPError) {
+        let h = try live()
+        var status = cah_amqp_status()
+        let rc = message.body.withUnsafeBytes { body in
+            cah_amqp_publish(
+                h, Self.channel, message.exchange, message.routingKey, 0, body.baseAddress, body.count,
+                message.contentType, message.messageID, message.header?.name, message.header?.value, &status)
+        }
+        try check(rc, status)
+    }
+
     struct RawDelivery {
         var deliveryTag: UInt64
         var redelivered: Bool
@@ -174,6 +197,8 @@ final class AMQPConnection {
         var routingKey: String
         var consumerTag: String
         var messageID: String?
+        /// Its offset, for a message from a stream queue.
+        var streamOffset: Int64?
         var body: [UInt8]
     }
 
@@ -194,7 +219,7 @@ final class AMQPConnection {
             return RawDelivery(
                 deliveryTag: raw.delivery_tag, redelivered: raw.redelivered != 0, exchange: field(raw.exchange),
                 routingKey: field(raw.routing_key), consumerTag: field(raw.consumer_tag),
-                messageID: id.isEmpty ? nil : id,
+                messageID: id.isEmpty ? nil : id, streamOffset: raw.stream_offset >= 0 ? raw.stream_offset : nil,
                 body: Array(UnsafeBufferPointer(start: raw.body, count: raw.body_len)))
         case Int32(CAH_CONSUME_CANCELLED.rawValue):
             throw AMQPError(.closedByBroker, "\(server): the broker cancelled the consumer (queue deleted?)")
@@ -202,26 +227,6 @@ final class AMQPConnection {
             try check(-1, status)
             return nil
         }
-    }
-
-    /// Takes up to `limit` messages off a queue without acking, returns their bodies, and
-    /// puts them all back (reject with requeue): a read that leaves the queue as it was.
-    func peek(_ queue: String, limit: Int) throws(AMQPError) -> [[UInt8]] {
-        let h = try live()
-        var status = cah_amqp_status()
-        var bodies: [[UInt8]] = []
-        var tags: [UInt64] = []
-        for _ in 0..<limit {
-            var raw = cah_amqp_delivery()
-            let rc = cah_amqp_basic_get(h, Self.channel, queue, &raw, &status)
-            if rc < 0 { try check(-1, status) }
-            if rc == 0 { break }
-            bodies.append(Array(UnsafeBufferPointer(start: raw.body, count: raw.body_len)))
-            tags.append(raw.delivery_tag)
-            cah_amqp_delivery_free(&raw)
-        }
-        for tag in tags { try reject(tag, requeue: true) }
-        return bodies
     }
 
     func ack(_ tag: UInt64) throws(AMQPError) {
@@ -242,6 +247,32 @@ final class AMQPConnection {
         var status = cah_amqp_status()
         try check(cah_amqp_idle(h, timeout.wholeMilliseconds, &status) == 0 ? 0 : -1, status)
     }
+}
+
+/// Calls `body` with the queue arguments as C structs, whose strings live only during the call.
+private func withArguments(
+    _ arguments: [(key: String, value: AMQPTopology.Queue.Argument)],
+    _ body: (UnsafePointer<cah_amqp_arg>?, Int32) throws(AMQPError) -> Void
+) throws(AMQPError) {
+    // strdup'd copies: C strings that outlive the closures of `withCString`, freed below.
+    var owned: [UnsafeMutablePointer<CChar>] = []
+    defer { owned.forEach { free($0) } }
+    func copy(_ s: String) -> UnsafePointer<CChar> {
+        let p = strdup(s)!
+        owned.append(p)
+        return UnsafePointer(p)
+    }
+    let args = arguments.map { argument -> cah_amqp_arg in
+        switch argument.value {
+        case .string(let s):
+            cah_amqp_arg(key: copy(argument.key), kind: Int32(CAH_AMQP_ARG_STRING.rawValue), string: copy(s), integer: 0)
+        case .integer(let n):
+            cah_amqp_arg(key: copy(argument.key), kind: Int32(CAH_AMQP_ARG_I64.rawValue), string: nil, integer: n)
+        case .bool(let b):
+            cah_amqp_arg(key: copy(argument.key), kind: Int32(CAH_AMQP_ARG_BOOL.rawValue), string: nil, integer: b ? 1 : 0)
+        }
+    }
+    try args.withUnsafeBufferPointer { buffer throws(AMQPError) in try body(buffer.baseAddress, Int32(buffer.count)) }
 }
 
 /// Calls `body` with a C string for `text`, or with nil.

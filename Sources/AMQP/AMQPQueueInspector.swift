@@ -11,12 +11,4 @@ public enum AMQPQueueInspector {
         let (messages, consumers) = try connection.queueCounts(queue)
         return (messages, consumers)
     }
-
-    /// The bodies of up to 8 messages of a queue, which stay in the queue. The topology is
-    /// declared first so the queue exists.
-    public static func peek(_ queue: String, settings: AMQPSettings, topology: AMQPTopology) throws(AMQPError) -> [[UInt8]] {
-        let connection = try AMQPConnection(settings: settings, server: settings.servers[0], topology: topology)
-        defer { connection.close() }
-        return try connection.peek(queue, limit: 8)
-    }
 }

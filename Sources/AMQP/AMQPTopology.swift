@@ -18,11 +18,37 @@ public struct AMQPTopology: Sendable {
         public var singleActiveConsumer: Bool?
         /// `x-max-length`, or nil to leave the argument out.
         public var maxLength: Int?
-        public init(name: String, queueType: String? = nil, singleActiveConsumer: Bool? = nil, maxLength: Int? = nil) {
+        /// `x-max-length-bytes` (a stream's retention), or nil to leave the argument out.
+        public var maxLengthBytes: Int?
+        /// `x-stream-max-segment-size-bytes` (a stream drops whole segments), or nil.
+        public var streamSegmentBytes: Int?
+        public init(
+            name: String, queueType: String? = nil, singleActiveConsumer: Bool? = nil, maxLength: Int? = nil,
+            maxLengthBytes: Int? = nil, streamSegmentBytes: Int? = nil
+        ) {
             self.name = name
             self.queueType = queueType
             self.singleActiveConsumer = singleActiveConsumer
             self.maxLength = maxLength
+            self.maxLengthBytes = maxLengthBytes
+            self.streamSegmentBytes = streamSegmentBytes
+        }
+
+        /// The declaration's arguments, in the order they are sent.
+        var arguments: [(key: String, value: Argument)] {
+            var result: [(key: String, value: Argument)] = []
+            if let queueType { result.append(("x-queue-type", .string(queueType))) }
+            if let singleActiveConsumer { result.append(("x-single-active-consumer", .bool(singleActiveConsumer))) }
+            if let maxLength { result.append(("x-max-length", .integer(Int64(maxLength)))) }
+            if let maxLengthBytes { result.append(("x-max-length-bytes", .integer(Int64(maxLengthBytes)))) }
+            if let streamSegmentBytes { result.append(("x-stream-max-segment-size-bytes", .integer(Int64(streamSegmentBytes)))) }
+            return result
+        }
+
+        enum Argument {
+            case string(String)
+            case integer(Int64)
+            case bool(Bool)
         }
     }
 

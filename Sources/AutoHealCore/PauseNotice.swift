@@ -1,8 +1,10 @@
 import Foundation
 
-/// A maintenance pause (or its end), as `autoheal pause` / `autoheal resume` leave it on the
-/// broker for every engine to read: the newest notice in the `cloud-auto-heal.pause` queue
-/// is the state. It survives engine restarts and expires by itself at `until`.
+/// A maintenance pause (or its end), an exclusion of one target, or an operator's release of
+/// a quarantined target, as `autoheal pause` / `resume` / `release` leave it on the broker's
+/// state stream for every engine to read (see ``SharedStateMessage``). For each target (or
+/// all healing) the notice furthest on in the stream is in force; a pause survives engine
+/// restarts and ends by itself at `until`.
 public struct PauseNotice: Sendable, Equatable, Codable {
     public var paused: Bool
     /// When the pause ends by itself; nil for "until `autoheal resume`".
@@ -27,7 +29,7 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         self.release = release
     }
 
-    enum CodingKeys: String, CodingKey { case paused, until, reason, by, at, target, release }
+    enum CodingKeys: String, CodingKey { case kind, paused, until, reason, by, at, target, release }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,11 +42,12 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         self.at = at
         until = try c.decodeIfPresent(String.self, forKey: .until).flatMap(Envelope.parseDate)
         target = try c.decodeIfPresent(TargetKey.self, forKey: .target)
-        release = try c.decodeIfPresent(Bool.self, forKey: .release) ?? false
+        release = try c.decodeIfPresent(Bool.self, forKey: .release) ?? (try c.decodeIfPresent(String.self, forKey: .kind) == "release")
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(release ? "release" : "pause", forKey: .kind)
         try c.encode(paused, forKey: .paused)
         try c.encodeIfPresent(until.map(Envelope.formatDate), forKey: .until)
         try c.encode(reason, forKey: .reason)
@@ -52,38 +55,6 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         try c.encode(Envelope.formatDate(at), forKey: .at)
         try c.encodeIfPresent(target, forKey: .target)
         if release { try c.encode(true, forKey: .release) }
-    }
-
-    public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
-
-    /// The newest pause notice among message bodies for `target` (nil: the whole healer);
-    /// bodies that are not notices are ignored.
-    public static func newest(of bodies: [[UInt8]], target: TargetKey? = nil) -> PauseNotice? {
-        all(bodies).filter { $0.target == target && !$0.release }.max { $0.at < $1.at }
-    }
-
-    /// The newest release time per target.
-    public static func releases(_ bodies: [[UInt8]]) -> [TargetKey: Date] {
-        var result: [TargetKey: Date] = [:]
-        for notice in all(bodies) where notice.release {
-            guard let target = notice.target else { continue }
-            result[target] = max(result[target] ?? .distantPast, notice.at)
-        }
-        return result
-    }
-
-    /// Every readable notice among message bodies.
-    public static func all(_ bodies: [[UInt8]]) -> [PauseNotice] {
-        bodies.compactMap { try? JSONDecoder().decode(PauseNotice.self, from: Data($0)) }
-    }
-
-    /// The newest pause or exclusion notice per target (nil key: the whole healer); releases are not pauses.
-    public static func newestPerTarget(_ bodies: [[UInt8]]) -> [TargetKey?: PauseNotice] {
-        var result: [TargetKey?: PauseNotice] = [:]
-        for notice in all(bodies) where !notice.release && (result[notice.target].map({ $0.at < notice.at }) ?? true) {
-            result[notice.target] = notice
-        }
-        return result
     }
 
     /// Whether healing is paused by this notice at `now`.

@@ -51,6 +51,9 @@ public struct RestartBudget: Sendable {
             self.quarantined = quarantined
             self.healthySince = healthySince
         }
+
+        /// Says nothing: no action, no quarantine, no healthy streak.
+        public var isEmpty: Bool { actions.isEmpty && !quarantined && healthySince == nil }
     }
 
     public let limits: Limits
@@ -119,6 +122,6 @@ public struct RestartBudget: Sendable {
     /// Every target the budget knows about, with its record.
     public var allRecords: [TargetKey: Record] { records }
 
-    /// Puts back a record read from the journal.
-    public mutating func restore(_ target: TargetKey, _ record: Record) { records[target] = record }
+    /// Puts back a record read from the journal or another engine (nil forgets the target).
+    public mutating func restore(_ target: TargetKey, _ record: Record?) { records[target] = record?.isEmpty == false ? record : nil }
 }

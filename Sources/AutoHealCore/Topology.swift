@@ -15,12 +15,14 @@ public enum Topology {
     /// Message header carrying the reason a message was dead-lettered.
     public static let deadLetterReasonHeader = "x-autoheal-reason"
 
-    /// Holds the newest maintenance pause notice (see ``PauseNotice``); engines read it
-    /// without consuming it. Published to through the default exchange.
-    public static let pauseQueue = "cloud-auto-heal.pause"
-
-    /// Holds the newest restart budgets of the acting engine (see ``BudgetSnapshot``).
-    public static let budgetQueue = "cloud-auto-heal.budget"
+    /// The state the engines share (see ``SharedStateMessage``): a RabbitMQ stream every
+    /// engine reads from its start and then follows, so every pause, exclusion, release and
+    /// budget change is seen in the same order by all. Published to through the default exchange.
+    public static let stateQueue = "cloud-auto-heal.state"
+    /// What the stream keeps: its oldest segments go past this size (checkpoints carry what
+    /// is still in force forward).
+    public static let stateRetentionBytes = 64 << 20
+    public static let stateSegmentBytes = 4 << 20
 
     /// The scope whose queue has this name, if any.
     public static func scope(ofQueue name: String) -> Scope? {

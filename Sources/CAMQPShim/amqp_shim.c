@@ -146,33 +146,33 @@ int cah_amqp_exchange_declare(amqp_connection_state_t conn, uint16_t channel, co
 }
 
 int cah_amqp_queue_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
-                           int durable, int passive, const char *queue_type,
-                           int single_active_consumer, int64_t max_length, uint32_t *message_count,
-                           uint32_t *consumer_count, cah_amqp_status *st) {
-    amqp_table_entry_t entries[3];
+                           int durable, int passive, const cah_amqp_arg *args, int n_args,
+                           uint32_t *message_count, uint32_t *consumer_count,
+                           cah_amqp_status *st) {
+    amqp_table_entry_t entries[16];
     int n = 0;
-    if (queue_type) {
-        entries[n].key = amqp_cstring_bytes("x-queue-type");
-        entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
-        entries[n].value.value.bytes = amqp_cstring_bytes(queue_type);
+    for (int i = 0; i < n_args && n < 16; i++) {
+        entries[n].key = amqp_cstring_bytes(args[i].key);
+        switch (args[i].kind) {
+        case CAH_AMQP_ARG_STRING:
+            entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
+            entries[n].value.value.bytes = amqp_cstring_bytes(args[i].string ? args[i].string : "");
+            break;
+        case CAH_AMQP_ARG_BOOL:
+            entries[n].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+            entries[n].value.value.boolean = args[i].integer ? 1 : 0;
+            break;
+        default:
+            entries[n].value.kind = AMQP_FIELD_KIND_I64;
+            entries[n].value.value.i64 = args[i].integer;
+            break;
+        }
         n++;
     }
-    if (single_active_consumer >= 0) {
-        entries[n].key = amqp_cstring_bytes("x-single-active-consumer");
-        entries[n].value.kind = AMQP_FIELD_KIND_BOOLEAN;
-        entries[n].value.value.boolean = single_active_consumer ? 1 : 0;
-        n++;
-    }
-    if (max_length > 0) {
-        entries[n].key = amqp_cstring_bytes("x-max-length");
-        entries[n].value.kind = AMQP_FIELD_KIND_I64;
-        entries[n].value.value.i64 = max_length;
-        n++;
-    }
-    amqp_table_t args = {n, entries};
+    amqp_table_t table = {n, entries};
     amqp_queue_declare_ok_t *ok = amqp_queue_declare(conn, channel, amqp_cstring_bytes(name),
                                                      passive ? 1 : 0, durable ? 1 : 0, 0, 0,
-                                                     passive ? amqp_empty_table : args);
+                                                     passive ? amqp_empty_table : table);
     if (check_reply(amqp_get_rpc_reply(conn), "queue.declare", st) != 0) return -1;
     if (ok) {
         if (message_count) *message_count = ok->message_count;
@@ -204,6 +204,46 @@ int cah_amqp_basic_consume(amqp_connection_state_t conn, uint16_t channel, const
     amqp_basic_consume(conn, channel, amqp_cstring_bytes(queue), amqp_cstring_bytes(consumer_tag),
                        0, 0 /* manual ack */, 0, amqp_empty_table);
     return check_reply(amqp_get_rpc_reply(conn), "basic.consume", st);
+}
+
+int cah_amqp_basic_consume_stream(amqp_connection_state_t conn, uint16_t channel,
+                                  const char *queue, const char *consumer_tag, int64_t offset,
+                                  cah_amqp_status *st) {
+    amqp_table_entry_t entry;
+    entry.key = amqp_cstring_bytes("x-stream-offset");
+    if (offset >= 0) {
+        entry.value.kind = AMQP_FIELD_KIND_I64;
+        entry.value.value.i64 = offset;
+    } else {
+        entry.value.kind = AMQP_FIELD_KIND_UTF8;
+        entry.value.value.bytes = amqp_cstring_bytes("first");
+    }
+    amqp_table_t args = {1, &entry};
+    amqp_basic_consume(conn, channel, amqp_cstring_bytes(queue), amqp_cstring_bytes(consumer_tag),
+                       0, 0 /* manual ack */, 0, args);
+    return check_reply(amqp_get_rpc_reply(conn), "basic.consume", st);
+}
+
+/// The integer value of header `key`, or -1 when absent or not an integer.
+static int64_t integer_header(const amqp_basic_properties_t *props, const char *key) {
+    if (!(props->_flags & AMQP_BASIC_HEADERS_FLAG)) return -1;
+    size_t key_len = strlen(key);
+    for (int i = 0; i < props->headers.num_entries; i++) {
+        const amqp_table_entry_t *e = &props->headers.entries[i];
+        if (e->key.len != key_len || memcmp(e->key.bytes, key, key_len) != 0) continue;
+        switch (e->value.kind) {
+        case AMQP_FIELD_KIND_I8: return e->value.value.i8;
+        case AMQP_FIELD_KIND_U8: return e->value.value.u8;
+        case AMQP_FIELD_KIND_I16: return e->value.value.i16;
+        case AMQP_FIELD_KIND_U16: return e->value.value.u16;
+        case AMQP_FIELD_KIND_I32: return e->value.value.i32;
+        case AMQP_FIELD_KIND_U32: return e->value.value.u32;
+        case AMQP_FIELD_KIND_I64: return e->value.value.i64;
+        case AMQP_FIELD_KIND_U64: return e->value.value.u64 > INT64_MAX ? -1 : (int64_t)e->value.value.u64;
+        default: return -1;
+        }
+    }
+    return -1;
 }
 
 int cah_amqp_publish(amqp_connection_state_t conn, uint16_t channel, const char *exchange,
@@ -334,6 +374,7 @@ int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, cah_amqp_deli
         copy_bytes(out->consumer_tag, sizeof out->consumer_tag, env.consumer_tag);
         if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
             copy_bytes(out->message_id, sizeof out->message_id, env.message.properties.message_id);
+        out->stream_offset = integer_header(&env.message.properties, "x-stream-offset");
         out->body_len = env.message.body.len;
         out->body = malloc(out->body_len ? out->body_len : 1);
         if (!out->body) {
@@ -416,6 +457,7 @@ int cah_amqp_basic_get(amqp_connection_state_t conn, uint16_t channel, const cha
         return -1;
     }
     amqp_basic_get_ok_t *ok = (amqp_basic_get_ok_t *)r.reply.decoded;
+    out->stream_offset = -1;
     out->channel = channel;
     out->delivery_tag = ok->delivery_tag;
     out->redelivered = ok->redelivered;

@@ -7,6 +7,11 @@ public struct ContainerDetails: Sendable, Decodable, Equatable {
         public var status: String
         public var failingStreak: Int?
 
+        public init(status: String, failingStreak: Int? = nil) {
+            self.status = status
+            self.failingStreak = failingStreak
+        }
+
         enum CodingKeys: String, CodingKey {
             case status = "Status"
             case failingStreak = "FailingStreak"
@@ -23,6 +28,18 @@ public struct ContainerDetails: Sendable, Decodable, Equatable {
         /// Absent for a container without a health check.
         public var health: Health?
 
+        public init(
+            status: String, oomKilled: Bool? = nil, exitCode: Int? = nil, startedAt: String? = nil, finishedAt: String? = nil,
+            health: Health? = nil
+        ) {
+            self.status = status
+            self.oomKilled = oomKilled
+            self.exitCode = exitCode
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            self.health = health
+        }
+
         enum CodingKeys: String, CodingKey {
             case status = "Status"
             case oomKilled = "OOMKilled"
@@ -37,6 +54,13 @@ public struct ContainerDetails: Sendable, Decodable, Equatable {
     public var name: String
     public var state: State
     public var restartCount: Int?
+
+    public init(id: String = "", name: String, state: State, restartCount: Int? = nil) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.restartCount = restartCount
+    }
 
     enum CodingKeys: String, CodingKey {
         case id = "Id"

@@ -26,17 +26,22 @@ public struct HealEngine: Service {
     private let concurrency: Int
     private let health: ServiceHealth?
     private let sharedPublisher: HealRequestPublisher?
+    private let targetRefusal: @Sendable (Envelope) -> String?
     private let logger: Logger
 
     /// - Parameters:
     ///   - health: told when the consume loop starts and ends, with a probe of its broker connection.
     ///   - publisher: where refused messages go to the dead-letter queue; the engine's own
     ///     (opened and shut down by it) when nil, the caller's to shut down otherwise.
+    ///   - targetRefusal: why a request's target may not be acted on (not in the config), or
+    ///     nil; such a request goes to the dead-letter queue with that reason.
     ///   - logger: the queue area's logger (`engine.queue`).
     public init(
         settings: AMQPSettings, topology: AMQPTopology, handlers: HandlerTable, concurrency: Int, journal: DecisionJournal? = nil,
-        health: ServiceHealth? = nil, publisher: HealRequestPublisher? = nil, logger: Logger
+        health: ServiceHealth? = nil, publisher: HealRequestPublisher? = nil,
+        targetRefusal: @escaping @Sendable (Envelope) -> String? = { _ in nil }, logger: Logger
     ) {
+        self.targetRefusal = targetRefusal
         self.health = health
         self.sharedPublisher = publisher
         self.journal = journal
@@ -91,18 +96,12 @@ public struct HealEngine: Service {
         do {
             request = try Envelope.decode(delivery.body, queueScope: scope)
         } catch {
-            log["reason"] = "\(error)"
-            log["bytes"] = "\(delivery.body.count)"
-            do {
-                try await deadLetters.deadLetter(body: delivery.body, reason: error.description, messageID: delivery.messageID)
-                consumer.ack(delivery)
-                HealMetrics.deadLettered(queue: delivery.queue)
-                logger.warning("refused message moved to the dead-letter queue \(Topology.deadLetterQueue)", metadata: log)
-            } catch let publishError {
-                log["error"] = "\(publishError)"
-                logger.error("refused message could not be dead-lettered; requeued", metadata: log)
-                consumer.reject(delivery, requeue: true)
-            }
+            await refuse(delivery, reason: error.description, consumer: consumer, deadLetters: deadLetters, log: log)
+            return
+        }
+        if let why = targetRefusal(request) {
+            log["request"] = "\(request.id)"
+            await refuse(delivery, reason: why, consumer: consumer, deadLetters: deadLetters, log: log)
             return
         }
         log["payload"] = "\(request.payload.rawValue)"
@@ -137,5 +136,25 @@ public struct HealEngine: Service {
         log["duration"] = "\((clock.now - started).logDescription)"
         log["outcome"] = "\(outcome)"
         logger.info("request handled and acked", metadata: log)
+    }
+
+    /// Moves a message the engine will not act on to the dead-letter queue with the reason,
+    /// and acks it once the broker confirmed the copy (requeues it if it could not).
+    private func refuse(
+        _ delivery: AMQPDelivery, reason: String, consumer: AMQPConsumer, deadLetters: HealRequestPublisher, log: Logger.Metadata
+    ) async {
+        var log = log
+        log["reason"] = "\(reason)"
+        log["bytes"] = "\(delivery.body.count)"
+        do {
+            try await deadLetters.deadLetter(body: delivery.body, reason: reason, messageID: delivery.messageID)
+            consumer.ack(delivery)
+            HealMetrics.deadLettered(queue: delivery.queue)
+            logger.warning("refused message moved to the dead-letter queue \(Topology.deadLetterQueue)", metadata: log)
+        } catch let publishError {
+            log["error"] = "\(publishError)"
+            logger.error("refused message could not be dead-lettered; requeued", metadata: log)
+            consumer.reject(delivery, requeue: true)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import AutoHealCore
 import Foundation
 
 /// A libvirt domain's state and reason as `virsh domstate --reason` prints them:
@@ -36,7 +37,7 @@ public struct LibvirtDomainState: Sendable, Equatable, CustomStringConvertible {
     public static func parseUUIDList(_ output: String) -> [String]? {
         var uuids: [String] = []
         for line in output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty {
-            guard PlacementAuditReport.isUUID(line) else { return nil }
+            guard TargetKey.isUUID(line) else { return nil }
             uuids.append(line.lowercased())
         }
         return uuids

@@ -2,195 +2,162 @@ import AutoHealCore
 import DockerAPI
 import Foundation
 import Logging
+import Policy
 
-/// `libvirt_suspend_wakeup`: wakes VMs left paused or power-suspended on compute hosts,
-/// with `virsh` run by Docker exec in the `[libvirt] container` (nova_libvirt).
+/// `libvirt_suspend_wakeup`: wakes VMs left paused or power-suspended on compute hosts, with
+/// `virsh` run by Docker exec in the `[libvirt] container` (nova_libvirt).
 ///
-/// On every compute host (concurrently): list all domains by UUID, read each one's state
-/// and reason, decide with ``LibvirtWakeDecision``, and act on exactly those domains, one
-/// command per domain by UUID, then read the state again. Each domain has a
-/// ``RestartBudget``: one that pauses again (storage still failing) is resumed with growing
-/// delays and then quarantined with an ERROR line, never resumed in a loop. When a domain
-/// changed state and `restart_nova_compute` allows it, `nova_compute` on that host is restarted.
+/// On every compute host (concurrently), or for the one domain a targeted request names
+/// (`host/domain:UUID`): list the domains by UUID, read each one's state and reason, decide
+/// with ``LibvirtWakeDecision``, and hand each `virsh resume` / `virsh dompmwakeup` to the
+/// ``PolicyExecutor`` — so a domain that pauses again (storage still failing) is backed off
+/// and then quarantined, never resumed in a loop — then read its state again. When a domain
+/// changed state and `restart_nova_compute` allows it, `nova_compute` on that host is
+/// restarted so Nova resyncs power states; that restart goes through the same policy, under
+/// the `nova_compute` container's own budget and rolling slot.
 public final class LibvirtWaker: PayloadHandler {
     private let config: AutoHealConfig
-    private let docker: DockerHosts
+    private let observer: Observer
+    private let executor: PolicyExecutor
     private let logger: Logger
-    private let state: LibvirtWakerState
 
-    public init(config: AutoHealConfig, docker: DockerHosts, logger: Logger) {
+    public init(config: AutoHealConfig, observer: Observer, executor: PolicyExecutor, logger: Logger) {
         self.config = config
-        self.docker = docker
+        self.observer = observer
+        self.executor = executor
         self.logger = logger
-        self.state = LibvirtWakerState(limits: RestartBudget.Limits(config.policy))
     }
 
     public func handle(_ request: Envelope) async -> HandlerOutcome {
-        var hosts = config.hosts.compute
-        if let target = request.target { hosts = hosts.filter { $0.name == target.host } }
+        var hosts = config.hosts.compute.map(\.name)
+        if let target = request.target { hosts = hosts.filter { $0 == target.host } }
+        let only = request.target?.domainUUID
         return await withTaskGroup(of: HandlerOutcome.self) { group in
-            for host in hosts { group.addTask { await self.wake(host) } }
+            for host in hosts { group.addTask { await self.wake(host, only: only) } }
             return await group.reduce(HandlerOutcome(), +)
         }
     }
 
     private var container: String { config.libvirt.container }
-    private var timeout: Duration { .seconds(config.libvirt.commandTimeoutSeconds) }
 
-    private func wake(_ host: AutoHealConfig.Host) async -> HandlerOutcome {
-        guard let client = docker.client(forHost: host.name) else { return HandlerOutcome(failed: 1) }
-        let base: Logger.Metadata = ["host": "\(host.name)", "container": "\(container)"]
-        guard let listing = await virsh(client, ["list", "--all", "--uuid"], base) else { return HandlerOutcome(checked: 1, failed: 1) }
-        guard listing.exitCode == 0, let uuids = LibvirtDomainState.parseUUIDList(listing.stdout) else {
-            logger.error("cannot list domains", metadata: base.merging([
-                "exit_code": "\(listing.exitCode)", "stdout": "\(listing.stdout.prefix(300))", "stderr": "\(listing.stderr.prefix(500))",
-            ]) { $1 })
-            return HandlerOutcome(checked: 1, failed: 1)
+    private func wake(_ host: String, only: String?) async -> HandlerOutcome {
+        var logger = logger
+        logger[metadataKey: "host"] = "\(host)"
+        logger[metadataKey: "container"] = "\(container)"
+        let uuids: [String]
+        if let only {
+            uuids = [only]
+        } else {
+            guard let listing = await probe(.listDomains, on: host, logger: logger) else { return HandlerOutcome(checked: 1, failed: 1) }
+            guard listing.exitCode == 0, let listed = LibvirtDomainState.parseUUIDList(listing.stdout) else {
+                logger.error("cannot list domains", metadata: [
+                    "exit_code": "\(listing.exitCode)", "stdout": "\(listing.stdout.prefix(300))", "stderr": "\(listing.stderr.prefix(500))",
+                ])
+                return HandlerOutcome(checked: 1, failed: 1)
+            }
+            uuids = listed
         }
         var outcome = HandlerOutcome()
         var changed = 0
         var attempted = 0
         for uuid in uuids {
-            var log = base
-            log["domain"] = "\(uuid)"
+            var logger = logger
+            logger[metadataKey: "domain"] = "\(uuid)"
             outcome.checked += 1
-            guard let seen = await domainState(client, uuid, log) else {
+            guard let seen = await domainState(uuid, on: host, logger: logger) else {
                 outcome.failed += 1
                 continue
             }
-            log["seen"] = "\(seen)"
-            let target = TargetKey(host: host.name, container: "domain:\(uuid)")
+            logger[metadataKey: "seen"] = "\(seen)"
+            let target = TargetKey.domain(uuid, on: host)
             let decision = LibvirtWakeDecision.decide(seen, settings: config.libvirt)
-            guard decision.action != .none else {
+            let kind: HealAction.Kind
+            switch decision.action {
+            case .none:
                 if seen.state == "running" {
-                    if await state.recordHealthy(target) {
-                        logger.notice("domain has been running long enough: released from quarantine", metadata: log)
-                    }
+                    await executor.observe(target, healthy: true, seen: "\(seen)", logger: logger)
                 } else if seen.state == "paused" || seen.state == "pmsuspended" {
-                    logger.info("leaving domain alone", metadata: log.merging(["reason": "\(decision.reason)"]) { $1 })
+                    logger.info("leaving domain alone", metadata: ["reason": "\(decision.reason)"])
+                    await executor.record(.leftAlone, host: host, target: target.container, seen: "\(seen)", reason: decision.reason,
+                                          logger: logger)
                     outcome.skipped += 1
                 }
                 continue
+            case .resume: kind = .resumeDomain(uuid: uuid)
+            case .wake: kind = .wakeDomain(uuid: uuid)
             }
-            await state.recordUnhealthy(target)
-            log["action"] = "\(decision.action == .wake ? "dompmwakeup" : "resume")"
-            log["reason"] = "\(decision.reason)"
-            switch await state.verdict(target) {
-            case .quarantined:
-                if await state.markReported(target) {
-                    logger.error("domain needs a person: it keeps pausing after \(config.policy.maxAttempts) wake-ups; quarantined, not resumed again until it has run for healthy_reset or is released",
-                                 metadata: log)
-                } else {
-                    logger.warning("domain still quarantined: needs a person", metadata: log)
-                }
-                outcome.skipped += 1
+            await executor.observe(target, healthy: false, seen: "\(seen)", logger: logger)
+            let action = HealAction(
+                handler: .libvirtSuspendWakeup, kind: kind, host: host, container: container, target: target, seen: "\(seen)",
+                reason: decision.reason,
+                recheck: Envelope(payload: .libvirtSuspendWakeup, scope: .compute, target: target), doneMessage: "woke domain")
+            let result = await executor.perform(action, logger: logger)
+            guard case .done = result else {
+                outcome = outcome + HandlerOutcome(checked: 0, for: result)
+                if case .failed = result { attempted += 1 }
                 continue
-            case .backingOff(let until):
-                logger.info("backing off before waking the domain again", metadata: log.merging(["until": "\(until)"]) { $1 })
-                outcome.skipped += 1
-                continue
-            case .allowed(let attempt):
-                log["attempt"] = "\(attempt)/\(config.policy.maxAttempts)"
             }
             attempted += 1
-            await state.recordAction(target)
-            let command = decision.action == .wake ? "dompmwakeup" : "resume"
-            guard let result = await virsh(client, [command, uuid], log) else {
-                outcome.failed += 1
-                continue
-            }
-            let after = await domainState(client, uuid, log)
-            log["exit_code"] = "\(result.exitCode)"
-            log["duration"] = "\(result.duration.logDescription)"
-            log["state_after"] = "\(after?.description ?? "unknown")"
-            if result.exitCode == 0, let after, after.state != seen.state {
+            let after = await domainState(uuid, on: host, logger: logger)
+            logger[metadataKey: "state_after"] = "\(after?.description ?? "unknown")"
+            if let after, after.state != seen.state {
                 changed += 1
                 outcome.acted += 1
-                log["result"] = "ok"
-                logger.notice("woke domain", metadata: log)
-                HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: command, result: "done")
+                logger.info("domain state after waking")
+                await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
+                                      reason: "state after \(kind): \(after)", action: "\(kind)", result: "ok", logger: logger)
             } else {
                 outcome.failed += 1
-                log["result"] = "failed"
-                log["stderr"] = "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(500))"
-                logger.error("domain did not wake", metadata: log)
-                HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: command, result: "failed")
+                logger.error("domain did not wake")
+                await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
+                                      reason: "still \(after?.description ?? "unknown") after \(kind)", action: "\(kind)",
+                                      result: "failed", logger: logger)
             }
         }
         let policy = config.libvirt.restartNovaCompute
         if (policy == "auto" && changed > 0) || (policy == "always" && attempted > 0) {
-            await restartNovaCompute(client, base, changed: changed)
+            outcome = outcome + (await restartNovaCompute(on: host, changed: changed, attempted: attempted))
         }
         return outcome
     }
 
-    private func restartNovaCompute(_ client: DockerClient, _ base: Logger.Metadata, changed: Int) async {
+    /// Restarts `nova_compute` through the policy, under that container's own budget and slot.
+    private func restartNovaCompute(on host: String, changed: Int, attempted: Int) async -> HandlerOutcome {
         let name = config.libvirt.novaComputeContainer
-        var log = base
-        log["container"] = "\(name)"
-        log["action"] = "restart"
-        log["reason"] = "\(changed) domain(s) changed state; nova-compute resyncs their power state"
-        let clock = ContinuousClock()
-        let started = clock.now
-        do {
-            try await client.restartContainer(name, stopTimeout: config.engine.stopTimeoutSeconds)
-            log["result"] = "ok"
-            log["duration"] = "\((clock.now - started).logDescription)"
-            logger.notice("restarted nova_compute", metadata: log)
-            HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: "restart_nova_compute", result: "done")
-        } catch {
-            log["result"] = "failed"
-            log["error"] = "\(error)"
-            log["duration"] = "\((clock.now - started).logDescription)"
-            logger.error("restart of nova_compute failed", metadata: log)
-            HealMetrics.action(handler: Payload.libvirtSuspendWakeup.rawValue, kind: "restart_nova_compute", result: "failed")
-        }
+        let target = TargetKey(host: host, container: name)
+        let action = HealAction(
+            handler: .libvirtSuspendWakeup, kind: .restart, host: host, container: name, target: target,
+            seen: "\(changed) of \(attempted) domain(s) woken", reason: "nova-compute resyncs the domains' power state",
+            service: name, recheck: nil, doneMessage: "restarted nova_compute")
+        let result = await executor.perform(action, logger: logger, settled: { [observer] in
+            (try? await observer.inspect(name, on: host).observation.isHealthy) ?? false
+        })
+        return HandlerOutcome(checked: 0, for: result)
     }
 
-    private func domainState(_ client: DockerClient, _ uuid: String, _ log: Logger.Metadata) async -> LibvirtDomainState? {
-        guard let result = await virsh(client, ["domstate", "--reason", uuid], log, quiet: true) else { return nil }
+    private func domainState(_ uuid: String, on host: String, logger: Logger) async -> LibvirtDomainState? {
+        guard let result = await probe(.domainState(uuid: uuid), on: host, logger: logger, quiet: true) else { return nil }
         guard result.exitCode == 0, let state = LibvirtDomainState(parsing: result.stdout) else {
-            logger.error("cannot read domain state", metadata: log.merging([
+            logger.error("cannot read domain state", metadata: [
                 "exit_code": "\(result.exitCode)", "stdout": "\(result.stdout.prefix(200))", "stderr": "\(result.stderr.prefix(300))",
-            ]) { $1 })
+            ])
             return nil
         }
         return state
     }
 
-    /// Runs `virsh ARGS`; nil (after an ERROR line) if it did not run to an exit code.
-    private func virsh(_ client: DockerClient, _ arguments: [String], _ log: Logger.Metadata, quiet: Bool = false) async -> ExecResult? {
-        var log = log
-        log["command"] = "\((["virsh"] + arguments).joined(separator: " "))"
+    /// Runs a read-only virsh command; nil (after an ERROR line) if it did not run to an exit code.
+    private func probe(_ probe: Observer.Probe, on host: String, logger: Logger, quiet: Bool = false) async -> ExecResult? {
+        var logger = logger
+        logger[metadataKey: "command"] = "\(observer.command(for: probe))"
         do {
-            let result = try await client.exec(container, command: ["virsh"] + arguments, timeout: timeout)
-            log["exit_code"] = "\(result.exitCode)"
-            log["duration"] = "\(result.duration.logDescription)"
-            if quiet { logger.debug("ran virsh", metadata: log) } else { logger.info("ran virsh", metadata: log) }
+            let result = try await observer.run(probe, on: host)
+            let metadata: Logger.Metadata = ["exit_code": "\(result.exitCode)", "duration": "\(result.duration.logDescription)"]
+            if quiet { logger.debug("ran virsh", metadata: metadata) } else { logger.info("ran virsh", metadata: metadata) }
             return result
         } catch {
-            log["result"] = "failed"
-            log["error"] = "\(error)"
-            logger.error("virsh did not complete", metadata: log)
+            logger.error("virsh did not complete", metadata: ["result": "failed", "error": "\(error)"])
             return nil
         }
     }
-}
-
-/// The waker's memory: a restart budget per domain and which quarantines were reported.
-actor LibvirtWakerState {
-    private var budget: RestartBudget
-    private var reported: Set<TargetKey> = []
-
-    init(limits: RestartBudget.Limits) { budget = RestartBudget(limits: limits) }
-
-    func verdict(_ target: TargetKey) -> RestartBudget.Verdict { budget.verdict(for: target, now: Date()) }
-    func recordAction(_ target: TargetKey) { budget.recordAction(target, now: Date()) }
-    func recordHealthy(_ target: TargetKey) -> Bool {
-        let released = budget.recordHealthy(target, now: Date())
-        if released { reported.remove(target) }
-        return released
-    }
-    func recordUnhealthy(_ target: TargetKey) { budget.recordUnhealthy(target) }
-    func markReported(_ target: TargetKey) -> Bool { reported.insert(target).inserted }
 }

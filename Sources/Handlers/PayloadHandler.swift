@@ -1,4 +1,5 @@
 import AutoHealCore
+import Policy
 
 /// What one payload does. A handler is given a request that was already validated for
 /// its scope, acts on the hosts of that scope, and returns when everything it started has
@@ -34,4 +35,16 @@ public struct HandlerOutcome: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "checked=\(checked) acted=\(acted) failed=\(failed) skipped=\(skipped)" }
+}
+
+extension HandlerOutcome {
+    /// One target looked at, counted by what became of the action asked for it.
+    public init(checked: Int, for action: ActionOutcome) {
+        switch action {
+        case .done: self.init(checked: checked, acted: 1)
+        case .failed: self.init(checked: checked, failed: 1)
+        case .refused(.noLongerNeeded): self.init(checked: checked)
+        case .refused: self.init(checked: checked, skipped: 1)
+        }
+    }
 }

@@ -1,123 +1,187 @@
-import Foundation
 import AutoHealCore
 import DockerAPI
+import Foundation
 import Logging
+import Policy
 
 /// `allocation_heal`: removes Placement allocations left behind by instances that no longer
 /// exist, and creates missing ones, with `nova-manage placement` run by Docker exec in the
 /// `[placement] container` (nova_api) on the VIP, or on the first control host that answers.
 ///
-/// 1. `audit --verbose`: 0 → nothing to do; 3 → log every orphan (consumer, resource provider);
-/// 2. with `delete_orphans`: `audit --delete --verbose`, expecting 4; log every deleted allocation;
-/// 3. with `heal_missing`: `heal_allocations --verbose`: 0 created, 4 nothing to do, 1 more remain
-///    (the next period goes on), anything else an error named by its documented meaning.
+/// 1. `audit --verbose` (reads only): 0 → nothing to do; 3 → every orphaned consumer and its
+///    resource provider is logged and journaled;
+/// 2. with `delete_orphans`: `audit --delete --verbose` through the ``PolicyExecutor``
+///    (target `placement/delete_orphans`), expecting 4; every deleted allocation is logged and
+///    journaled with its consumer and provider;
+/// 3. with `heal_missing`: `heal_allocations --dry-run --verbose` (reads only) says whether
+///    anything is missing; only then `heal_allocations --verbose` through the executor
+///    (target `placement/heal_allocations`): 0 created, 4 nothing to do, 1 more remain (the next
+///    period goes on). Every created allocation is logged and journaled with its instance.
 /// Exit 1, 127, 255 or an undocumented code stops the run with an ERROR line carrying stderr.
 public final class PlacementAllocationHealer: PayloadHandler {
     private let config: AutoHealConfig
-    private let docker: DockerHosts
+    private let observer: Observer
+    private let executor: PolicyExecutor
     private let logger: Logger
 
-    public init(config: AutoHealConfig, docker: DockerHosts, logger: Logger) {
+    /// The budget targets of the two changing steps.
+    public static let deleteTarget = TargetKey(host: "placement", container: "delete_orphans")
+    public static let healTarget = TargetKey(host: "placement", container: "heal_allocations")
+
+    public init(config: AutoHealConfig, observer: Observer, executor: PolicyExecutor, logger: Logger) {
         self.config = config
-        self.docker = docker
+        self.observer = observer
+        self.executor = executor
         self.logger = logger
     }
 
     public func handle(_ request: Envelope) async -> HandlerOutcome {
         let container = config.placement.container
-        guard let client = await firstAnsweringHost(container) else {
+        guard let host = await firstAnsweringHost(container) else {
             logger.error("no control host answers with a running \(container): allocation heal skipped this period",
                          metadata: ["container": "\(container)", "request": "\(request.id)"])
             return HandlerOutcome(checked: 1, failed: 1)
         }
+        var logger = logger
+        logger[metadataKey: "host"] = "\(host)"
+        logger[metadataKey: "container"] = "\(container)"
+        let recheck = Envelope(payload: .allocationHeal, scope: .control)
+        var outcome = HandlerOutcome(checked: 1)
 
         // 1. Audit.
-        guard let audit = await run(client, ["placement", "audit", "--verbose"], step: "audit") else {
+        guard let audit = await probe(.placementAudit, on: host, step: "audit", logger: logger) else {
             return HandlerOutcome(checked: 1, failed: 1)
         }
-        var outcome = HandlerOutcome(checked: 1)
         switch audit.exitCode {
         case 0:
-            logger.info("no orphaned allocations", metadata: meta(client, step: "audit"))
+            logger.info("no orphaned allocations", metadata: ["step": "audit"])
+            await executor.observe(Self.deleteTarget, healthy: true, seen: "no orphans", logger: logger)
         case 3:
             let report = PlacementAuditReport(parsing: audit.stdout)
-            for allocation in report.deletable {
-                logger.warning("orphaned allocation", metadata: meta(client, step: "audit").merging([
-                    "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
-                    "allocations": "\(allocation.allocations)",
-                ]) { $1 })
+            let orphans = await note(report, host: host, logger: logger)
+            guard config.placement.deleteOrphans else {
+                logger.notice("orphans left in place: [placement] delete_orphans = false", metadata: ["step": "audit"])
+                await executor.record(.leftAlone, host: host, target: Self.deleteTarget.container, seen: "\(orphans) orphaned consumer(s)",
+                                      reason: "[placement] delete_orphans = false", logger: logger)
+                break
             }
-            for consumer in report.orphanedConsumers where !report.deletable.contains(where: { $0.consumer == consumer }) {
-                logger.warning("orphaned allocation", metadata: meta(client, step: "audit").merging(["consumer": "\(consumer)"]) { $1 })
-            }
-            if report.orphanedConsumers.isEmpty && report.deletable.isEmpty {
-                logger.warning("audit exit 3 (orphans found) but its output names none",
-                               metadata: meta(client, step: "audit").merging(["stdout": "\(audit.stdout.prefix(500))"]) { $1 })
-            }
-            if config.placement.deleteOrphans {
-                guard let deletion = await run(client, ["placement", "audit", "--delete", "--verbose"], step: "delete") else {
-                    outcome.failed += 1
-                    return outcome
-                }
-                guard deletion.exitCode == 4 || deletion.exitCode == 0 else {
-                    failed(client, step: "delete", deletion, meaning: NovaManageExit.audit(deletion.exitCode))
-                    outcome.failed += 1
-                    return outcome
-                }
-                for allocation in PlacementAuditReport(parsing: deletion.stdout).deleted {
-                    logger.notice("deleted orphaned allocation", metadata: meta(client, step: "delete").merging([
-                        "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
+            await executor.observe(Self.deleteTarget, healthy: false, seen: "\(orphans) orphans", logger: logger)
+            let action = HealAction(
+                handler: .allocationHeal, kind: .deleteOrphanedAllocations, host: host, container: container, target: Self.deleteTarget,
+                seen: "\(orphans) orphaned consumer(s)", reason: "nova-manage placement audit found orphaned allocations (exit 3)",
+                service: "placement", recheck: recheck, doneMessage: "nova-manage placement audit --delete done")
+            let result = await executor.perform(action, logger: logger)
+            switch result {
+            case .done(let output?):
+                for allocation in PlacementAuditReport(parsing: output.stdout).deleted {
+                    logger.notice("deleted orphaned allocation", metadata: [
+                        "step": "delete", "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
                         "allocations": "\(allocation.allocations)",
-                    ]) { $1 })
+                    ])
+                    await executor.record(
+                        .changed, host: host, target: "consumer:\(allocation.consumer)", seen: "orphaned",
+                        reason: "deleted allocations on resource provider \(allocation.resourceProvider): \(allocation.allocations)",
+                        action: "\(action.kind)", result: "ok", logger: logger)
                 }
-                outcome.acted += 1
-            } else {
-                logger.notice("orphans left in place: [placement] delete_orphans = false", metadata: meta(client, step: "audit"))
+            case .failed(_, let output?):
+                failed(step: "delete", output, meaning: NovaManageExit.audit(output.exitCode), logger: logger)
+                return outcome + HandlerOutcome(checked: 0, failed: 1)
+            case .failed:
+                return outcome + HandlerOutcome(checked: 0, failed: 1)
+            default:
+                break
             }
+            outcome = outcome + HandlerOutcome(checked: 0, for: result)
         default:
-            failed(client, step: "audit", audit, meaning: NovaManageExit.audit(audit.exitCode))
-            outcome.failed += 1
-            return outcome
+            failed(step: "audit", audit, meaning: NovaManageExit.audit(audit.exitCode), logger: logger)
+            return HandlerOutcome(checked: 1, failed: 1)
         }
 
-        // 3. Heal missing allocations.
+        // 2. Heal missing allocations.
         guard config.placement.healMissing else { return outcome }
-        guard let heal = await run(client, ["placement", "heal_allocations", "--verbose"], step: "heal") else {
-            outcome.failed += 1
-            return outcome
-        }
-        let meaning = NovaManageExit.healAllocations(heal.exitCode)
-        switch heal.exitCode {
-        case 0:
-            logger.notice("missing allocations created", metadata: meta(client, step: "heal").merging(["meaning": "\(meaning)"]) { $1 })
-            outcome.acted += 1
-        case 4:
-            logger.info("no missing allocations", metadata: meta(client, step: "heal"))
-        case 1:
-            logger.warning("more instances remain to heal; the next period goes on",
-                           metadata: meta(client, step: "heal").merging(["meaning": "\(meaning)"]) { $1 })
-            outcome.acted += 1
-        default:
-            failed(client, step: "heal", heal, meaning: meaning)
-            outcome.failed += 1
-        }
-        return outcome
+        return outcome + (await healMissing(on: host, recheck: recheck, logger: logger))
     }
 
-    private func meta(_ client: DockerClient, step: String) -> Logger.Metadata {
-        ["host": "\(client.host)", "container": "\(config.placement.container)", "step": "\(step)"]
+    private func healMissing(on host: String, recheck: Envelope, logger: Logger) async -> HandlerOutcome {
+        guard let dryRun = await probe(.placementHealDryRun, on: host, step: "heal --dry-run", logger: logger) else {
+            return HandlerOutcome(failed: 1)
+        }
+        let missing = HealAllocationsReport(parsing: dryRun.stdout).wouldCreate
+        guard [0, 1].contains(dryRun.exitCode) || (dryRun.exitCode == 4 && !missing.isEmpty) else {
+            guard dryRun.exitCode == 4 else {
+                failed(step: "heal --dry-run", dryRun, meaning: NovaManageExit.healAllocations(dryRun.exitCode), logger: logger)
+                return HandlerOutcome(failed: 1)
+            }
+            logger.info("no missing allocations", metadata: ["step": "heal --dry-run"])
+            await executor.observe(Self.healTarget, healthy: true, seen: "nothing missing", logger: logger)
+            return HandlerOutcome()
+        }
+        for instance in missing {
+            logger.warning("instance without allocations", metadata: ["step": "heal --dry-run", "instance": "\(instance)"])
+            await executor.record(.found, host: host, target: "instance:\(instance)", seen: "no allocations",
+                                  reason: "heal_allocations --dry-run would create its allocations", logger: logger)
+        }
+        await executor.observe(Self.healTarget, healthy: false, seen: "\(missing.count) missing", logger: logger)
+        let action = HealAction(
+            handler: .allocationHeal, kind: .healMissingAllocations, host: host, container: config.placement.container,
+            target: Self.healTarget, seen: "\(missing.count) instance(s) without allocations",
+            reason: "heal_allocations --dry-run exit \(dryRun.exitCode)", service: "placement", recheck: recheck,
+            doneMessage: "nova-manage placement heal_allocations done")
+        let result = await executor.perform(action, logger: logger)
+        switch result {
+        case .done(let output?):
+            for instance in HealAllocationsReport(parsing: output.stdout).created {
+                logger.notice("created missing allocations", metadata: ["step": "heal", "instance": "\(instance)"])
+                await executor.record(.changed, host: host, target: "instance:\(instance)", seen: "no allocations",
+                                      reason: "allocations created", action: "\(action.kind)", result: "ok", logger: logger)
+            }
+            if output.exitCode == 1 {
+                logger.warning("more instances remain to heal; the next period goes on",
+                               metadata: ["step": "heal", "meaning": "\(NovaManageExit.healAllocations(1))"])
+            }
+        case .failed(_, let output?):
+            failed(step: "heal", output, meaning: NovaManageExit.healAllocations(output.exitCode), logger: logger)
+        default:
+            break
+        }
+        return HandlerOutcome(checked: 0, for: result)
+    }
+
+    /// Logs and journals every orphan of an audit; returns how many consumers it names.
+    private func note(_ report: PlacementAuditReport, host: String, logger: Logger) async -> Int {
+        var consumers = Set<String>()
+        for allocation in report.deletable {
+            consumers.insert(allocation.consumer)
+            logger.warning("orphaned allocation", metadata: [
+                "step": "audit", "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
+                "allocations": "\(allocation.allocations)",
+            ])
+            await executor.record(.found, host: host, target: "consumer:\(allocation.consumer)", seen: "orphaned",
+                                  reason: "allocations on resource provider \(allocation.resourceProvider) can be deleted: \(allocation.allocations)",
+                                  logger: logger)
+        }
+        for consumer in report.orphanedConsumers where !consumers.contains(consumer) {
+            consumers.insert(consumer)
+            logger.warning("orphaned allocation", metadata: ["step": "audit", "consumer": "\(consumer)"])
+            await executor.record(.found, host: host, target: "consumer:\(consumer)", seen: "orphaned",
+                                  reason: "allocations with no instance or migration", logger: logger)
+        }
+        if consumers.isEmpty {
+            logger.warning("audit exit 3 (orphans found) but its output names none",
+                           metadata: ["step": "audit", "stdout": "\(report.unrecognized.joined(separator: " | ").prefix(500))"])
+        }
+        return consumers.count
     }
 
     /// The VIP first, then the control hosts in order: the first whose container runs.
-    private func firstAnsweringHost(_ container: String) async -> DockerClient? {
+    private func firstAnsweringHost(_ container: String) async -> String? {
         var names: [String] = []
         if let vip = config.hosts.vip { names.append(vip.name) }
         names += config.hosts.control.map(\.name).filter { !names.contains($0) }
         for name in names {
-            guard let client = docker.client(forHost: name) else { continue }
             do {
-                let details = try await client.inspectContainer(container)
-                if details.state.status == "running" { return client }
+                let details = try await observer.inspect(container, on: name)
+                if details.state.status == "running" { return name }
                 logger.warning("\(container) is not running here; trying the next control host",
                                metadata: ["host": "\(name)", "container": "\(container)", "seen": "\(details.observation.summary)"])
             } catch {
@@ -128,35 +192,29 @@ public final class PlacementAllocationHealer: PayloadHandler {
         return nil
     }
 
-    /// Runs `nova-manage ARGS` and logs the step; nil (after an ERROR line) if it did not run to an exit code.
-    private func run(_ client: DockerClient, _ arguments: [String], step: String) async -> ExecResult? {
-        let command = ["nova-manage"] + arguments
-        var log = meta(client, step: step)
-        log["command"] = "\(command.joined(separator: " "))"
+    /// Runs a read-only nova-manage command and logs it; nil (after an ERROR line) if it did not run to an exit code.
+    private func probe(_ probe: Observer.Probe, on host: String, step: String, logger: Logger) async -> ExecResult? {
+        var logger = logger
+        logger[metadataKey: "step"] = "\(step)"
+        logger[metadataKey: "command"] = "\(observer.command(for: probe))"
         let clock = ContinuousClock()
         let started = clock.now
         do {
-            let result = try await client.exec(
-                config.placement.container, command: command, timeout: .seconds(config.placement.commandTimeoutSeconds))
-            log["exit_code"] = "\(result.exitCode)"
-            log["duration"] = "\(result.duration.logDescription)"
-            logger.info("ran nova-manage", metadata: log)
-            HealMetrics.action(handler: Payload.allocationHeal.rawValue, kind: step, result: "done")
+            let result = try await observer.run(probe, on: host)
+            logger.info("ran nova-manage", metadata: ["exit_code": "\(result.exitCode)", "duration": "\(result.duration.logDescription)"])
             return result
         } catch {
-            log["result"] = "failed"
-            log["duration"] = "\((clock.now - started).logDescription)"
-            log["error"] = "\(error)"
-            logger.error("nova-manage did not complete", metadata: log)
-            HealMetrics.action(handler: Payload.allocationHeal.rawValue, kind: step, result: "failed")
+            logger.error("nova-manage did not complete", metadata: [
+                "result": "failed", "duration": "\((clock.now - started).logDescription)", "error": "\(error)",
+            ])
             return nil
         }
     }
 
-    private func failed(_ client: DockerClient, step: String, _ result: ExecResult, meaning: String) {
-        logger.error("nova-manage failed: \(meaning); no further step this period", metadata: meta(client, step: step).merging([
-            "exit_code": "\(result.exitCode)", "meaning": "\(meaning)",
+    private func failed(step: String, _ result: ExecResult, meaning: String, logger: Logger) {
+        logger.error("nova-manage failed: \(meaning); no further step this period", metadata: [
+            "step": "\(step)", "exit_code": "\(result.exitCode)", "meaning": "\(meaning)",
             "stderr": "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))",
-        ]) { $1 })
+        ])
     }
 }

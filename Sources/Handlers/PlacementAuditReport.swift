@@ -1,3 +1,4 @@
+import AutoHealCore
 import Foundation
 
 /// What `nova-manage placement audit --verbose [--delete]` reported, read from its output.
@@ -40,7 +41,7 @@ public struct PlacementAuditReport: Sendable, Equatable {
     static func match(_ line: String, prefix: String, until: String) -> String? {
         guard line.hasPrefix(prefix), let end = line.range(of: until) else { return nil }
         let value = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<end.lowerBound])
-        return isUUID(value) ? value : nil
+        return TargetKey.isUUID(value) ? value : nil
     }
 
     /// `<prefix><consumer> on Resource Provider <rp><separator> <allocations>`.
@@ -51,15 +52,36 @@ public struct PlacementAuditReport: Sendable, Equatable {
         guard let sep = rest.range(of: separator) else { return nil }
         let provider = String(rest[..<sep.lowerBound])
         let allocations = rest[sep.upperBound...].trimmingCharacters(in: .whitespaces)
-        guard isUUID(consumer), isUUID(provider) else { return nil }
+        guard TargetKey.isUUID(consumer), TargetKey.isUUID(provider) else { return nil }
         return Allocation(consumer: consumer, resourceProvider: provider, allocations: allocations)
     }
+}
 
-    /// 8-4-4-4-12 hexadecimal digits.
-    static func isUUID(_ s: String) -> Bool {
-        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.map(\.count) == [8, 4, 4, 4, 12] else { return false }
-        return parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+/// What `nova-manage placement heal_allocations --verbose [--dry-run]` reported: the
+/// instances it created allocations for (or, with `--dry-run`, would create them for).
+///
+/// - `Successfully created allocations for instance <i>.`
+/// - with `--dry-run`: `[dry-run] Create allocations for instance <i>...`
+public struct HealAllocationsReport: Sendable, Equatable {
+    public var created: [String] = []
+    public var wouldCreate: [String] = []
+
+    public init(parsing output: String) {
+        for raw in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if let instance = Self.uuid(after: "Successfully created allocations for instance ", in: line) {
+                created.append(instance)
+            } else if let instance = Self.uuid(after: "[dry-run] Create allocations for instance ", in: line) {
+                wouldCreate.append(instance)
+            }
+        }
+    }
+
+    /// The UUID right after `prefix`, if the line starts so.
+    static func uuid(after prefix: String, in line: String) -> String? {
+        guard line.hasPrefix(prefix) else { return nil }
+        let rest = line.dropFirst(prefix.count).prefix(36)
+        return TargetKey.isUUID(rest) ? String(rest) : nil
     }
 }
 

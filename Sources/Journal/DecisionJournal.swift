@@ -2,6 +2,33 @@ import AutoHealCore
 import Foundation
 import GRDB
 
+/// What the engine decided about a target, as the journal and `autoheal history` name it.
+public enum JournalDecision: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
+    /// An action was taken (its result says how it went).
+    case act
+    /// Not yet: health `starting`, inside `grace_after_start`, or a job holds the domain.
+    case wait
+    /// Left to a person on purpose (stopped cleanly, a user-paused domain, orphans kept).
+    case leftAlone = "left_alone"
+    case backingOff = "backing_off"
+    case quarantined
+    /// A rolling action did not help: the service is held on every host.
+    case held
+    /// A maintenance pause or an exclusion stopped the action.
+    case paused
+    case dryRun = "dry_run"
+    /// Waited for a rolling slot, then found nothing left to do.
+    case notNeeded = "not_needed"
+    /// An operator's `autoheal release`.
+    case released
+    /// Healthy for `healthy_reset` after a quarantine.
+    case recovered
+    /// Something a handler found that an action may fix (an orphaned allocation).
+    case found
+    /// What an action changed (an allocation deleted or created, a domain's new state).
+    case changed
+}
+
 /// One decision of the engine about one target, as the journal keeps it.
 public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "decision"
@@ -9,11 +36,11 @@ public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, Persi
     public var id: Int64?
     public var time: Date
     public var host: String
-    /// A container name, or `domain:<uuid>` for a libvirt domain.
+    /// A container name, `domain:<uuid>` for a libvirt domain, `consumer:<uuid>` for a
+    /// Placement consumer, or a placement step (`delete_orphans`, `heal_allocations`).
     public var target: String
     public var seen: String
-    /// What was decided: act, wait, backing_off, quarantined, held, paused, dry_run, released, recovered.
-    public var decision: String
+    public var decision: JournalDecision
     public var reason: String
     /// The action taken or that would have been taken (restart, start, unpause, resume…), or "".
     public var action: String
@@ -23,7 +50,7 @@ public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, Persi
     public var duration: Double?
 
     public init(
-        time: Date = Date(), host: String, target: String, seen: String, decision: String, reason: String, action: String = "",
+        time: Date = Date(), host: String, target: String, seen: String, decision: JournalDecision, reason: String, action: String = "",
         result: String = "", duration: Double? = nil
     ) {
         self.time = time
@@ -49,9 +76,16 @@ public final class DecisionJournal: Sendable {
     /// Decisions older than this are deleted when the journal opens.
     public static let retention: TimeInterval = 30 * 86_400
 
-    public init(directory: String) throws {
+    /// A journal that lives in memory only, for tests of the policy.
+    public static func inMemory() throws -> DecisionJournal { try DecisionJournal(path: nil) }
+
+    public convenience init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = (directory as NSString).appendingPathComponent("journal.sqlite")
+        try self.init(path: (directory as NSString).appendingPathComponent("journal.sqlite"))
+    }
+
+    private init(path file: String?) throws {
+        path = file ?? ":memory:"
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         // WAL with synchronous=NORMAL: a commit survives the engine being killed (only a power
@@ -61,7 +95,7 @@ public final class DecisionJournal: Sendable {
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        db = try DatabaseQueue(path: path, configuration: configuration)
+        db = try file.map { try DatabaseQueue(path: $0, configuration: configuration) } ?? DatabaseQueue(configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.create(table: "decision") { t in
@@ -93,6 +127,14 @@ public final class DecisionJournal: Sendable {
                 t.column("outcome", .text).notNull()
                 t.column("duration", .double).notNull()
                 t.primaryKey(["payload", "scope"])
+            }
+        }
+        migrator.registerMigration("v3-budget-stamps") { db in
+            // Which change of the target's budget a row is (see BudgetEntry): shared state merges by it.
+            try db.alter(table: "budget") { t in
+                t.add(column: "version", .integer).notNull().defaults(to: 0)
+                t.add(column: "writer", .text).notNull().defaults(to: "")
+                t.add(column: "basis", .integer).notNull().defaults(to: -1)
             }
         }
         try migrator.migrate(db)
@@ -140,36 +182,40 @@ public final class DecisionJournal: Sendable {
         }
     }
 
-    /// Saves (or with nil, forgets) the budget record of a target.
-    public func saveBudget(_ target: TargetKey, _ record: RestartBudget.Record?) async throws {
+    /// Saves a target's budget as the shared state holds it (an entry without actions or
+    /// quarantine forgets the target but keeps its version).
+    public func saveBudget(_ entry: BudgetEntry) async throws {
+        let actions = String(decoding: try JSONEncoder().encode(entry.actions), as: UTF8.self)
         try await db.write { db in
-            guard let record else {
-                try db.execute(sql: "DELETE FROM budget WHERE host = ? AND target = ?", arguments: [target.host, target.container])
-                return
-            }
-            let actions = String(decoding: try JSONEncoder().encode(record.actions.map(\.timeIntervalSince1970)), as: UTF8.self)
             try db.execute(
                 sql: """
-                    INSERT INTO budget (host, target, actions, quarantined, healthySince) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO budget (host, target, actions, quarantined, healthySince, version, writer, basis)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(host, target) DO UPDATE SET actions = excluded.actions, quarantined = excluded.quarantined,
-                    healthySince = excluded.healthySince
+                    healthySince = excluded.healthySince, version = excluded.version, writer = excluded.writer,
+                    basis = excluded.basis
                     """,
-                arguments: [target.host, target.container, actions, record.quarantined, record.healthySince?.timeIntervalSince1970])
+                arguments: [
+                    entry.host, entry.target, actions, entry.quarantined, entry.healthySince, entry.version, entry.by, entry.basis,
+                ])
         }
     }
 
-    /// Every saved budget record.
-    public func budgets() throws -> [TargetKey: RestartBudget.Record] {
+    /// Every saved budget, as entries to restore into the shared state.
+    public func budgets() throws -> [BudgetEntry] {
         try db.read { db in
-            var result: [TargetKey: RestartBudget.Record] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT host, target, actions, quarantined, healthySince FROM budget") {
+            try Row.fetchAll(
+                db, sql: "SELECT host, target, actions, quarantined, healthySince, version, writer, basis FROM budget ORDER BY host, target"
+            ).map { row in
                 let times = (try? JSONDecoder().decode([Double].self, from: Data((row["actions"] as String).utf8))) ?? []
                 let healthy: Double? = row["healthySince"]
-                result[TargetKey(host: row["host"], container: row["target"])] = RestartBudget.Record(
+                let record = RestartBudget.Record(
                     actions: times.map(Date.init(timeIntervalSince1970:)), quarantined: row["quarantined"],
                     healthySince: healthy.map(Date.init(timeIntervalSince1970:)))
+                return BudgetEntry(
+                    key: TargetKey(host: row["host"], container: row["target"]), record: record,
+                    stamp: BudgetStamp(version: row["version"], by: row["writer"], basis: row["basis"]), at: Date())
             }
-            return result
         }
     }
 }

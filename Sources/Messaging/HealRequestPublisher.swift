@@ -40,17 +40,11 @@ public final class HealRequestPublisher: Sendable {
             timeout: timeout)
     }
 
-    /// Leaves a pause (or resume) notice on the broker for every engine.
-    public func publishPause(_ notice: PauseNotice, timeout: Duration = .seconds(15)) async throws(AMQPError) {
+    /// Appends a message to the state stream the engines share (a pause notice, a release,
+    /// a budget change, a checkpoint); returns once the broker confirmed it.
+    public func publishState(_ message: SharedStateMessage, timeout: Duration = .seconds(15)) async throws(AMQPError) {
         try await publisher.publish(
-            AMQPMessage(exchange: "", routingKey: Topology.pauseQueue, body: notice.encoded(), contentType: "application/json"),
-            timeout: timeout)
-    }
-
-    /// Leaves the acting engine's restart budgets on the broker for the other engines.
-    public func publishBudgets(_ snapshot: BudgetSnapshot, timeout: Duration = .seconds(15)) async throws(AMQPError) {
-        try await publisher.publish(
-            AMQPMessage(exchange: "", routingKey: Topology.budgetQueue, body: snapshot.encoded(), contentType: "application/json"),
+            AMQPMessage(exchange: "", routingKey: Topology.stateQueue, body: message.encoded(), contentType: "application/json"),
             timeout: timeout)
     }
 

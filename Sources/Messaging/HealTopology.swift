@@ -25,8 +25,9 @@ public enum HealTopology {
         topology.exchanges.append(.init(name: Topology.deadLetterExchange, type: "fanout"))
         topology.queues.append(.init(name: Topology.deadLetterQueue, queueType: typeArgument, maxLength: deadLetterLimit))
         topology.bindings.append(.init(queue: Topology.deadLetterQueue, exchange: Topology.deadLetterExchange, routingKey: ""))
-        topology.queues.append(.init(name: Topology.pauseQueue, queueType: typeArgument, maxLength: 100))
-        topology.queues.append(.init(name: Topology.budgetQueue, queueType: typeArgument, maxLength: 4))
+        topology.queues.append(.init(
+            name: Topology.stateQueue, queueType: "stream", maxLengthBytes: Topology.stateRetentionBytes,
+            streamSegmentBytes: Topology.stateSegmentBytes))
         topology.conflictAdvice = """
             A queue already exists with other arguments than [rabbitmq] queue_type = \(queueType) and \
             single_active_consumer = \(singleActiveConsumer) ask for (queues made by the old healer have none). \

@@ -62,6 +62,8 @@ public struct MetricsEndpoint: Service {
                 Task { await server.stop() }
             }
         } catch is CancellationError {
+        } catch where Task.isShuttingDownGracefully {
+            // server.stop() ends run() with an error of its own: that is the shutdown, not a failure.
         } catch {
             // A daemon without metrics still heals: say why, and keep running.
             logger.error("metrics endpoint failed; /metrics and /healthz are off", metadata: [

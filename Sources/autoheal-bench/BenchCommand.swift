@@ -58,7 +58,7 @@ struct FleetSweep: AsyncParsableCommand {
             """, path: "fleet.conf")
         let http = HTTPClient(name: "fleet-http")
         defer { http.shutdown() }
-        let reviver = ContainerReviver(config: config, docker: DockerHosts(config: config, http: http), loggers: [.control: Bench.silent])
+        let reviver = Bench.reviver(config: config, http: http)
         print("fleet: \(hosts) hosts x \(containers) containers = \(hosts * containers) targets; \(latencyMs) ms per answer; "
               + "\(simulator.answeringHosts) answering, unreachable \(Int(unreachable * 100))%, silent \(Int(silent * 100))%; "
               + "docker_timeout \(timeout)s, docker_max_requests \(maxRequests)")
@@ -110,7 +110,7 @@ struct DockerSweep: AsyncParsableCommand {
                 [containers]
                 control = \(names.prefix(count).joined(separator: ", "))
                 """, path: "sweep.conf")
-            let reviver = ContainerReviver(config: config, docker: DockerHosts(config: config, http: http), loggers: [.control: Bench.silent])
+            let reviver = Bench.reviver(config: config, http: http)
             var times: [Double] = []
             for _ in 0..<runs {
                 let clock = ContinuousClock()

@@ -1,8 +1,11 @@
 import AMQP
 import AutoHealCore
+import DockerAPI
 import Foundation
 import HTTP
+import Handlers
 import Logging
+import Policy
 
 /// Small pieces the benchmarks share: percentiles, /proc readings, child daemons, a vhost.
 enum Bench {
@@ -10,6 +13,14 @@ enum Bench {
 
     /// A logger that drops everything (what is measured is the healer, not log I/O).
     static let silent = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A container reviver over the config's hosts, with a policy executor that has no broker behind it.
+    static func reviver(config: AutoHealConfig, http: HTTPClient) -> ContainerReviver {
+        let hosts = DockerHosts(config: config, http: http)
+        let executor = PolicyExecutor(config: config, runtimes: hosts, identity: "bench", readsSharedState: false, logger: silent)
+        return ContainerReviver(
+            config: config, observer: Observer(config: config, runtimes: hosts), executor: executor, loggers: [.control: silent])
+    }
 
 
     /// The value below which `p` percent of the samples fall (nearest rank).

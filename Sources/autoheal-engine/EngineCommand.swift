@@ -2,11 +2,13 @@ import ArgumentParser
 import AutoHealCore
 import DockerAPI
 import Engine
+import Foundation
 import HTTP
 import Handlers
 import Journal
 import Logging
 import Messaging
+import Policy
 import ServiceLifecycle
 import Telemetry
 
@@ -37,48 +39,60 @@ struct EngineCommand: AsyncParsableCommand {
         let scopeLoggers = Dictionary(uniqueKeysWithValues: Scope.allCases.map { ($0, Logger(label: "engine.\($0.rawValue)")) })
         let settings = HealTopology.settings(from: config, connectionName: "autoheal-engine")
         let topology = HealTopology.declaration(for: config)
-        let pause = PauseWatch(pauseFile: config.policy.pauseFile, logger: queueLogger)
         let notifier: any Notifier = config.notify.webhookURL.map {
             WebhookNotifier(url: $0, http: http, logger: queueLogger)
         } ?? SilentNotifier()
-        // One publisher (one broker connection) for dead letters and budget snapshots.
+        // One publisher (one broker connection) for dead letters, requeues and the shared state.
         let publisher = HealRequestPublisher(settings: settings, topology: topology, logger: queueLogger)
-        let budgets = BrokerBudgetShare(publisher: publisher, logger: queueLogger)
-        let shared = BrokerStateWatch(settings: settings, topology: topology, pause: pause, budgets: budgets, logger: queueLogger)
         var journal: DecisionJournal? = nil
         do {
             journal = try DecisionJournal(directory: config.engine.stateDirectory)
             queueLogger.info("decision journal open", metadata: ["journal": "\(journal!.path)"])
         } catch {
-            queueLogger.error("cannot open the decision journal; healing goes on without it (budgets will not survive a restart)",
+            queueLogger.error("cannot open the decision journal; healing goes on without it (budgets are kept on the broker only)",
                               metadata: ["state_dir": "\(config.engine.stateDirectory)", "error": "\(error)"])
         }
         if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
-        let reviver = ContainerReviver(
-            config: config, docker: docker, loggers: scopeLoggers, gate: pause, notifier: notifier, journal: journal,
-            share: budgets)
+        let requeue = RequeueScheduler(publisher: publisher, logger: queueLogger)
+        let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        let executor = PolicyExecutor(
+            config: config, runtimes: docker, identity: identity, journal: journal, notifier: notifier, requeuer: requeue,
+            publisher: BrokerStatePublisher(publisher: publisher), logger: queueLogger)
+        if let journal {
+            do {
+                await executor.restore(try journal.budgets())
+            } catch {
+                queueLogger.warning("cannot read the budgets kept in the journal; the broker's copy is used",
+                                    metadata: ["journal": "\(journal.path)", "error": "\(error)"])
+            }
+        }
+        let follower = SharedStateFollower(settings: settings, topology: topology, executor: executor, logger: queueLogger)
+        let observer = Observer(config: config, runtimes: docker)
         let handlers = HandlerTable(
-            containerAutoHeal: reviver,
-            allocationHeal: PlacementAllocationHealer(config: config, docker: docker, logger: scopeLoggers[.control]!),
-            libvirtSuspendWakeup: LibvirtWaker(config: config, docker: docker, logger: scopeLoggers[.compute]!))
+            containerAutoHeal: ContainerReviver(config: config, observer: observer, executor: executor, loggers: scopeLoggers),
+            allocationHeal: PlacementAllocationHealer(
+                config: config, observer: observer, executor: executor, logger: scopeLoggers[.control]!),
+            libvirtSuspendWakeup: LibvirtWaker(config: config, observer: observer, executor: executor, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
             settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, journal: journal,
-            health: health, publisher: publisher, logger: queueLogger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine)]
+            health: health, publisher: publisher, targetRefusal: { config.refusal(of: $0) }, logger: queueLogger)
+        // Shut down in reverse order: the engine first (running handlers finish and ack), then
+        // the requeues, then the shared state, then the endpoint.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = config.metrics.engineListen {
             let endpoint = MetricsEndpoint(
                 host: listen.host, port: listen.port, registry: registry, health: health,
                 refresh: {
                     HealMetrics.brokerConnected(health.brokerConnected)
-                    HealMetrics.quarantinedTargets(await reviver.quarantinedCount())
+                    HealMetrics.quarantinedTargets(await executor.quarantinedCount())
                 }, logger: queueLogger)
             // The endpoint ends with the engine, never the other way round.
             services.append(.init(service: endpoint, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
+        services += [.init(service: follower), .init(service: requeue), .init(service: engine)]
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
         try await group.run()
-        shared.stop()
         await publisher.shutdown()
         http.shutdown()
     }

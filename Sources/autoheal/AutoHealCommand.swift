@@ -106,7 +106,7 @@ func cliPublisher(_ config: AutoHealConfig) -> HealRequestPublisher {
 func sendPauseNotice(_ notice: PauseNotice, options: ConfigOption) async throws {
     let publisher = cliPublisher(ProgramSupport.loadConfigOrExit(options.config))
     do {
-        try await publisher.publishPause(notice)
+        try await publisher.publishState(.pause(notice))
         await publisher.shutdown()
     } catch {
         await publisher.shutdown()
@@ -189,9 +189,10 @@ func parseTarget(_ text: String) throws -> TargetKey {
     return TargetKey(host: String(text[..<slash]), container: String(text[text.index(after: slash)...]))
 }
 
-/// `autoheal status`: the pause state and the queues.
+/// `autoheal status`: the shared state (pauses, exclusions, budgets) and the queues.
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show whether healing is paused and what waits in the queues.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show whether healing is paused, what is excluded or quarantined, and what waits in the queues.")
 
     @OptionGroup var options: ConfigOption
 
@@ -201,17 +202,19 @@ struct Status: AsyncParsableCommand {
         if let file = config.policy.pauseFile, FileManager.default.fileExists(atPath: file) {
             print("paused: pause_file \(file) exists")
         }
+        let now = Date()
+        var state = SharedState(identity: "autoheal-cli", limits: RestartBudget.Limits(config.policy))
+        var ignored: [String] = []
         do {
-            let bodies = try AMQPQueueInspector.peek(Topology.pauseQueue, settings: settings, topology: HealTopology.declaration(for: config))
-            let notices = PauseNotice.newestPerTarget(bodies)
-            if let notice = notices[nil], notice.isActive() {
-                print("paused: \(notice.summary)")
-            } else {
-                print("not paused")
+            let messages = try AMQPStreamReader.readToEnd(
+                settings: settings, topology: HealTopology.declaration(for: config), queue: Topology.stateQueue,
+                marker: SharedStateMessage.syncMarker)
+            for message in messages {
+                for case .ignored(let why) in state.apply(message.body, offset: message.offset, now: now) { ignored.append(why) }
             }
-            for (target, notice) in notices where target != nil && notice.isActive() {
-                print("excluded: \(notice.summary)")
-            }
+            let pauses = state.activePauses(now: now)
+            if let all = pauses.first(where: { $0.target == nil }) { print("paused: \(all.summary)") } else { print("not paused") }
+            for notice in pauses where notice.target != nil { print("excluded: \(notice.summary)") }
             for queue in Scope.allCases.map(Topology.queue(for:)) + [Topology.deadLetterQueue] {
                 let counts = try AMQPQueueInspector.counts(of: queue, settings: settings)
                 print("queue \(queue): \(counts.ready) ready, \(counts.consumers) consumer(s)")
@@ -221,29 +224,27 @@ struct Status: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if config.policy.dryRun { print("dry_run = true in \(config.path)") }
-        // The journal of the engine on this host, if there is one.
-        let journalPath = (config.engine.stateDirectory as NSString).appendingPathComponent("journal.sqlite")
-        guard FileManager.default.fileExists(atPath: journalPath), let journal = try? DecisionJournal(directory: config.engine.stateDirectory)
-        else {
-            print("no decision journal at \(journalPath) (run status on a host with an engine)")
-            return
-        }
-        var restored = RestartBudget(limits: RestartBudget.Limits(config.policy))
-        let records = (try? journal.budgets()) ?? [:]
-        for (target, record) in records { restored.restore(target, record) }
-        let now = Date()
-        for target in records.keys.sorted(by: { $0.description < $1.description }) {
-            switch restored.verdict(for: target, now: now) {
+        for why in ignored { print("ignored state message: \(why)") }
+        // Budgets as every engine shares them.
+        for (target, _) in state.budget.allRecords.sorted(by: { $0.key.description < $1.key.description }) {
+            switch state.verdict(for: target, now: now) {
             case .quarantined: print("quarantined: \(target) (release with: autoheal release \(target))")
             case .backingOff(let until): print("backing off: \(target), next action allowed at \(Envelope.formatDate(until))")
             case .allowed(let attempt): print("watched: \(target), next action would be attempt \(attempt)")
             }
         }
+        // The journal of the engine on this host, if there is one.
+        let journalPath = (config.engine.stateDirectory as NSString).appendingPathComponent("journal.sqlite")
+        guard FileManager.default.fileExists(atPath: journalPath), let journal = try? DecisionJournal(directory: config.engine.stateDirectory)
+        else {
+            print("no decision journal at \(journalPath) (last runs and decisions are shown on a host with an engine)")
+            return
+        }
         for run in (try? journal.lastRuns()) ?? [] {
             print("last run: \(run.payload) \(run.scope) at \(Envelope.formatDate(run.time)) (\(run.outcome), \(String(format: "%.3f", run.duration))s)")
         }
         if let last = try? journal.history(limit: 1).last {
-            print("last decision: \(Envelope.formatDate(last.time)) \(last.host)/\(last.target) \(last.decision)")
+            print("last decision: \(Envelope.formatDate(last.time)) \(last.host)/\(last.target) \(last.decision.rawValue)")
         }
     }
 }
@@ -286,7 +287,7 @@ struct History: AsyncParsableCommand {
         }
         let journal = try DecisionJournal(directory: config.engine.stateDirectory)
         for entry in try journal.history(host: host, target: container, since: from, limit: limit) {
-            var line = "\(Envelope.formatDate(entry.time)) \(entry.host)/\(entry.target) seen=\(entry.seen) decision=\(entry.decision)"
+            var line = "\(Envelope.formatDate(entry.time)) \(entry.host)/\(entry.target) seen=\(entry.seen) decision=\(entry.decision.rawValue)"
             if !entry.action.isEmpty { line += " action=\(entry.action)" }
             if !entry.result.isEmpty { line += " result=\(entry.result)" }
             if let d = entry.duration { line += " duration=\(String(format: "%.3f", d))s" }

@@ -5,6 +5,7 @@ import Foundation
 import HTTP
 import Handlers
 import Logging
+import Policy
 import Testing
 
 /// The container revive handler against the real Docker engine, with real health checks.
@@ -45,8 +46,8 @@ struct ContainerReviverTests {
             \(extra.contains("grace_after_start") ? "" : "grace_after_start = 0")
             \(extra)
             """, path: "test.conf")
-        let docker = DockerHosts(config: config, http: TestEnvironment.http)
-        return ContainerReviver(config: config, docker: docker, loggers: [.control: Logger(label: "test.control")], notifier: notifier)
+        let logger = Logger(label: "test.control")
+        return TestHealing.reviver(config, executor: TestHealing.executor(config, notifier: notifier, logger: logger), logger: logger)
     }
 
     static func sweep() -> Envelope { Envelope(payload: .containerAutoHeal, scope: .control) }

@@ -52,7 +52,7 @@ struct LibvirtWakerTests {
             stop_timeout = 5
             """, path: "test.conf")
         let logs = LogCapture()
-        let waker = LibvirtWaker(config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), logger: logs.logger("test.compute"))
+        let waker = TestHealing.waker(config, logger: logs.logger("test.compute"))
         return Fixture(libvirtContainer: libvirtName, novaCompute: novaCompute, waker: waker, logs: logs)
     }
 
@@ -82,12 +82,14 @@ struct LibvirtWakerTests {
         defer { permissive.remove() }
         let permissiveStart = try permissive.novaCompute.startedAt
         let second = await permissive.waker.handle(Self.request)
-        #expect(second.acted == 1)
+        #expect(second.acted == 2)  // the resume, and nova_compute's restart
         #expect(try Libvirt.state(paused).hasPrefix("running"))
         #expect(try Libvirt.state(shutOff).hasPrefix("shut off"))
         let woke = try #require(permissive.logs.events(.notice, containing: "woke domain").first)
         #expect(woke.metadata["domain"] == paused && woke.metadata["action"] == "resume" && woke.metadata["seen"] == "paused (user)")
-        #expect(woke.metadata["state_after"]?.hasPrefix("running") == true)
+        let after = try #require(permissive.logs.events(.info, containing: "domain state after waking").first)
+        #expect(after.metadata["domain"] == paused && after.metadata["state_after"]?.hasPrefix("running") == true)
+        #expect(permissive.logs.events(.notice, containing: "restarted nova_compute").first?.metadata["container"] == permissive.novaCompute.name)
         #expect(try permissive.novaCompute.startedAt != permissiveStart)
     }
 
@@ -100,7 +102,7 @@ struct LibvirtWakerTests {
         try await waitUntil("the domain to pause on the I/O error") { (try? Libvirt.state(uuid)) == "paused (I/O error)" }
 
         let outcome = await f.waker.handle(Self.request)
-        #expect(outcome.acted == 1)
+        #expect(outcome.acted == 2)  // the resume, and nova_compute's restart
         try await waitUntil("the domain to stay running", timeout: .seconds(5)) { (try? Libvirt.state(uuid))?.hasPrefix("running") == true }
         #expect(f.logs.events(.notice, containing: "woke domain").first?.metadata["seen"] == "paused (I/O error)")
     }
@@ -137,7 +139,7 @@ struct LibvirtWakerTests {
         let f = try await Self.fixture(image: "autoheal/virsh-pmsuspended:latest")
         defer { f.remove() }
         let outcome = await f.waker.handle(Self.request)
-        #expect(outcome.acted == 1)
+        #expect(outcome.acted == 2)  // the wake-up, and nova_compute's restart
         let calls = try DockerCLI.run(["exec", f.libvirtContainer, "cat", "/tmp/virsh.calls"]).split(separator: "\n")
         #expect(calls.contains("dompmwakeup 3a1b5c7d-9e2f-4a6b-8c0d-1e3f5a7b9c2d"))
         let woke = try #require(f.logs.events(.notice, containing: "woke domain").first)

@@ -40,8 +40,7 @@ struct PlacementAllocationHealerTests {
             command_timeout = \(timeout)
             """, path: "test.conf")
         let logs = LogCapture()
-        let healer = PlacementAllocationHealer(
-            config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), logger: logs.logger("test.control"))
+        let healer = TestHealing.allocationHealer(config, logger: logs.logger("test.control"))
         return Fixture(container: name, healer: healer, logs: logs)
     }
 
@@ -52,7 +51,7 @@ struct PlacementAllocationHealerTests {
         defer { _ = try? DockerCLI.run(["rm", "-f", f.container]) }
         let outcome = await f.healer.handle(Self.request)
         #expect(outcome == HandlerOutcome(checked: 1, acted: 0, failed: 0))
-        #expect(try f.calls() == ["placement audit --verbose", "placement heal_allocations --verbose"])
+        #expect(try f.calls() == ["placement audit --verbose", "placement heal_allocations --dry-run --verbose"])
         #expect(!f.logs.events(.info, containing: "no orphaned allocations").isEmpty)
     }
 
@@ -61,7 +60,10 @@ struct PlacementAllocationHealerTests {
         defer { _ = try? DockerCLI.run(["rm", "-f", f.container]) }
         let outcome = await f.healer.handle(Self.request)
         #expect(outcome == HandlerOutcome(checked: 1, acted: 2, failed: 0))
-        #expect(try f.calls() == ["placement audit --verbose", "placement audit --delete --verbose", "placement heal_allocations --verbose"])
+        #expect(try f.calls() == [
+            "placement audit --verbose", "placement audit --delete --verbose", "placement heal_allocations --dry-run --verbose",
+            "placement heal_allocations --verbose",
+        ])
         let orphans = f.logs.events(.warning, containing: "orphaned allocation")
         #expect(Set(orphans.compactMap { $0.metadata["consumer"] }) == ["6f1c2b7e-9a7d-4c61-a2b9-0c7a3e5d9b10", "0e4f6a1d-3b2c-4d5e-8f90-1a2b3c4d5e6f"])
         #expect(orphans.allSatisfy { $0.metadata["resource_provider"] == "b0d9c8a7-6e5f-4a3b-9c2d-1e0f9a8b7c6d" })
@@ -72,7 +74,7 @@ struct PlacementAllocationHealerTests {
         // The stand-in keeps state: the next period's audit finds nothing.
         let again = await f.healer.handle(Self.request)
         #expect(again.failed == 0)
-        #expect(try f.calls().suffix(2) == ["placement audit --verbose", "placement heal_allocations --verbose"])
+        #expect(try f.calls().suffix(2) == ["placement audit --verbose", "placement heal_allocations --dry-run --verbose"])
     }
 
     @Test func moreRemainingIsLeftToTheNextPeriod() async throws {
@@ -112,6 +114,6 @@ struct PlacementAllocationHealerTests {
         let outcome = await f.healer.handle(Self.request)
         #expect(outcome.failed == 0)
         #expect(!f.logs.events(.warning, containing: "host does not answer").isEmpty)
-        #expect(try f.calls().count == 2)
+        #expect(try f.calls().count == 2)  // audit, heal --dry-run
     }
 }

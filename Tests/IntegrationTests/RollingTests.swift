@@ -4,6 +4,7 @@ import DockerAPI
 import Foundation
 import Handlers
 import Logging
+import Policy
 import Testing
 
 /// Rolling across controllers: the same service on two Docker engines (the main one and a
@@ -26,9 +27,8 @@ struct RollingTests {
             backoff_initial = 0
             rolling_wait = \(rollingWait)
             """, path: "rolling.conf")
-        return ContainerReviver(
-            config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), loggers: [.control: logs.logger("test.rolling")],
-            notifier: notifier)
+        let logger = logs.logger("test.rolling")
+        return TestHealing.reviver(config, executor: TestHealing.executor(config, notifier: notifier, logger: logger), logger: logger)
     }
 
     @Test func theSecondControllerIsRestartedOnlyAfterTheFirstIsHealthy() async throws {

@@ -57,8 +57,7 @@ struct SweepDeadlineTests {
             backoff_initial = 0
             """, path: "deadline.conf")
         let logs = LogCapture()
-        let reviver = ContainerReviver(
-            config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), loggers: [.control: logs.logger("test.deadline")])
+        let reviver = TestHealing.reviver(config, logger: logs.logger("test.deadline"))
         let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
         // The answering host was healed; the silent one was given up at its deadline (the
         // sweep returned at all: without a deadline it would wait on that host forever).

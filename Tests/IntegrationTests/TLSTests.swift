@@ -43,8 +43,7 @@ struct TLSTests {
             """, path: "tls.conf")
         #expect(config.hosts.dockerTLS != nil)
         let logs = LogCapture()
-        let reviver = ContainerReviver(
-            config: config, docker: DockerHosts(config: config, http: TestEnvironment.http), loggers: [.control: logs.logger("test.tls")])
+        let reviver = TestHealing.reviver(config, logger: logs.logger("test.tls"))
         let outcome = await reviver.handle(Envelope(payload: .containerAutoHeal, scope: .control))
         #expect(outcome.acted == 1, "\(logs.all.map(\.message))")
         try await container.waitFor(health: "healthy")

@@ -47,13 +47,25 @@ int cah_amqp_channel_open(amqp_connection_state_t conn, uint16_t channel, cah_am
 int cah_amqp_exchange_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
                               const char *type, int durable, cah_amqp_status *status);
 
-/// Declares a queue. queue_type may be NULL (no x-queue-type argument);
-/// single_active_consumer < 0 and max_length <= 0 leave those arguments out.
-/// On success fills the counts.
+/// One queue argument (`x-queue-type`, `x-max-length`, `x-max-length-bytes`…).
+typedef enum {
+    CAH_AMQP_ARG_STRING = 0,
+    CAH_AMQP_ARG_I64 = 1,
+    CAH_AMQP_ARG_BOOL = 2,
+} cah_amqp_arg_kind;
+
+typedef struct {
+    const char *key;
+    int kind;            // cah_amqp_arg_kind
+    const char *string;  // CAH_AMQP_ARG_STRING
+    int64_t integer;     // CAH_AMQP_ARG_I64, or 0/1 for CAH_AMQP_ARG_BOOL
+} cah_amqp_arg;
+
+/// Declares a queue with `n_args` arguments (ignored when passive). On success fills the counts.
 int cah_amqp_queue_declare(amqp_connection_state_t conn, uint16_t channel, const char *name,
-                           int durable, int passive, const char *queue_type,
-                           int single_active_consumer, int64_t max_length, uint32_t *message_count,
-                           uint32_t *consumer_count, cah_amqp_status *status);
+                           int durable, int passive, const cah_amqp_arg *args, int n_args,
+                           uint32_t *message_count, uint32_t *consumer_count,
+                           cah_amqp_status *status);
 
 int cah_amqp_queue_bind(amqp_connection_state_t conn, uint16_t channel, const char *queue,
                         const char *exchange, const char *routing_key, cah_amqp_status *status);
@@ -65,6 +77,12 @@ int cah_amqp_basic_qos(amqp_connection_state_t conn, uint16_t channel, uint16_t 
 
 int cah_amqp_basic_consume(amqp_connection_state_t conn, uint16_t channel, const char *queue,
                            const char *consumer_tag, cah_amqp_status *status);
+
+/// Consumes a stream queue from `offset` (`x-stream-offset`): the offset itself when >= 0,
+/// the start of the stream ("first") when negative. Manual ack, as streams require.
+int cah_amqp_basic_consume_stream(amqp_connection_state_t conn, uint16_t channel,
+                                  const char *queue, const char *consumer_tag, int64_t offset,
+                                  cah_amqp_status *status);
 
 /// Publishes a persistent message. Optional strings may be NULL; the header
 /// (header_name, header_value) is added as a string header when both are set.
@@ -93,6 +111,7 @@ typedef struct {
     char routing_key[256];
     char consumer_tag[256];
     char message_id[256];
+    int64_t stream_offset;  // the `x-stream-offset` header of a stream message, or -1
     uint8_t *body;      // malloc'd; release with cah_amqp_delivery_free
     size_t body_len;
 } cah_amqp_delivery;

@@ -1,21 +1,24 @@
-/// Counting semaphores for actions: at most `perService` hosts acting on one container name
-/// at a time, and at most `total` actions at once. Waiters are served first come, first served.
+/// Counting semaphores for actions: at most `perService` hosts acting on one service (a
+/// container name) at a time, and at most `total` actions at once. An action without a
+/// service takes only a global slot. Waiters are served first come, first served.
 actor ActionSlots {
     private let perService: Int
     private let total: Int
     private var inUse: [String: Int] = [:]
     private var inUseTotal = 0
-    private var waiters: [(service: String, continuation: CheckedContinuation<Void, Never>)] = []
+    private var waiters: [(service: String?, continuation: CheckedContinuation<Void, Never>)] = []
 
     init(perService: Int, total: Int) {
         self.perService = max(perService, 1)
         self.total = max(total, 1)
     }
 
-    private func fits(_ service: String) -> Bool { inUse[service, default: 0] < perService && inUseTotal < total }
+    private func fits(_ service: String?) -> Bool {
+        inUseTotal < total && service.map { inUse[$0, default: 0] < perService } ?? true
+    }
 
-    /// Waits for a slot for `service`; returns true if it had to wait.
-    func acquire(_ service: String) async -> Bool {
+    /// Waits for a slot; returns true if it had to wait.
+    func acquire(_ service: String?) async -> Bool {
         if fits(service) && !waiters.contains(where: { $0.service == service }) {
             take(service)
             return false
@@ -24,8 +27,8 @@ actor ActionSlots {
         return true
     }
 
-    func release(_ service: String) {
-        inUse[service, default: 1] -= 1
+    func release(_ service: String?) {
+        if let service { inUse[service, default: 1] -= 1 }
         inUseTotal -= 1
         var i = 0
         while i < waiters.count {
@@ -39,8 +42,8 @@ actor ActionSlots {
         }
     }
 
-    private func take(_ service: String) {
-        inUse[service, default: 0] += 1
+    private func take(_ service: String?) {
+        if let service { inUse[service, default: 0] += 1 }
         inUseTotal += 1
     }
 }

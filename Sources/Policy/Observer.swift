@@ -1,0 +1,72 @@
+import AutoHealCore
+import DockerAPI
+
+/// What a handler may do to look at the cloud: read a container's state, and run a command
+/// that only reads (``Probe``). Nothing that changes the cloud goes through here: handlers ask
+/// the ``PolicyExecutor`` for that.
+public struct Observer: Sendable {
+    private let runtimes: any ContainerRuntimes
+    private let config: AutoHealConfig
+
+    public init(config: AutoHealConfig, runtimes: any ContainerRuntimes) {
+        self.config = config
+        self.runtimes = runtimes
+    }
+
+    /// A command that reads and changes nothing, with the container it runs in.
+    public enum Probe: Sendable, Equatable {
+        /// `virsh list --all --uuid` in the `[libvirt] container`.
+        case listDomains
+        /// `virsh domstate --reason UUID` in the `[libvirt] container`.
+        case domainState(uuid: String)
+        /// `virsh domuuid NAME` in the `[libvirt] container`.
+        case domainUUID(name: String)
+        /// `nova-manage placement audit --verbose` in the `[placement] container`.
+        case placementAudit
+        /// `nova-manage placement heal_allocations --dry-run --verbose`: what healing would create.
+        case placementHealDryRun
+
+        var command: [String] {
+            switch self {
+            case .listDomains: ["virsh", "list", "--all", "--uuid"]
+            case .domainState(let uuid): ["virsh", "domstate", "--reason", uuid]
+            case .domainUUID(let name): ["virsh", "domuuid", name]
+            case .placementAudit: ["nova-manage", "placement", "audit", "--verbose"]
+            case .placementHealDryRun: ["nova-manage", "placement", "heal_allocations", "--dry-run", "--verbose"]
+            }
+        }
+    }
+
+    /// Whether the config names this host (and so the healer may look at it).
+    public func knows(host: String) -> Bool { runtimes.runtime(forHost: host) != nil }
+
+    public func inspect(_ container: String, on host: String) async throws(DockerError) -> ContainerDetails {
+        try await runtime(host).inspectContainer(container)
+    }
+
+    /// Runs the probe on `host`; its command line is `command(for:)`.
+    public func run(_ probe: Probe, on host: String) async throws(DockerError) -> ExecResult {
+        let (container, timeout) = site(probe)
+        return try await runtime(host).exec(container, command: probe.command, timeout: timeout)
+    }
+
+    /// The probe's command line, for log lines.
+    public func command(for probe: Probe) -> String { probe.command.joined(separator: " ") }
+
+    /// The container a probe runs in, for log lines.
+    public func container(for probe: Probe) -> String { site(probe).container }
+
+    private func site(_ probe: Probe) -> (container: String, timeout: Duration) {
+        switch probe {
+        case .listDomains, .domainState, .domainUUID: (config.libvirt.container, .seconds(config.libvirt.commandTimeoutSeconds))
+        case .placementAudit, .placementHealDryRun: (config.placement.container, .seconds(config.placement.commandTimeoutSeconds))
+        }
+    }
+
+    private func runtime(_ host: String) throws(DockerError) -> any ContainerRuntime {
+        guard let runtime = runtimes.runtime(forHost: host) else {
+            throw .unreachable(host: host, detail: "not a host of the config")
+        }
+        return runtime
+    }
+}

@@ -1,0 +1,104 @@
+import AutoHealCore
+import Foundation
+
+/// The policy's memory, in one actor: the ``SharedState`` read from the broker (pauses,
+/// exclusions, releases, every target's budget) and what only this engine knows — which
+/// quarantines it already reported, which services are held after a rolling action that
+/// did not help, and how many hosts wait for a rolling slot per service.
+actor PolicyState {
+    private(set) var shared: SharedState
+    private var reported: Set<TargetKey> = []
+    /// Held services: why, and the target whose action did not help (seeing it healthy lifts the hold).
+    private var holds: [String: (why: String, target: TargetKey)] = [:]
+    private var pendingCount: [String: Int] = [:]
+    /// Messages applied since the last checkpoint on the stream (this engine's or another's).
+    private var sinceCheckpoint = 0
+    private let caughtUpFlag = AsyncFlag()
+
+    init(identity: String, limits: RestartBudget.Limits, caughtUp: Bool) {
+        shared = SharedState(identity: identity, limits: limits)
+        if caughtUp { caughtUpFlag.set() }
+    }
+
+    // MARK: - The shared state
+
+    /// Applies one stream message; returns what changed and whether a checkpoint is due.
+    func apply(_ body: [UInt8], offset: Int64, now: Date, checkpointEvery: Int) -> (effects: [SharedState.Effect], checkpointDue: Bool) {
+        let effects = shared.apply(body, offset: offset, now: now)
+        if case .checkpoint? = try? SharedStateMessage.decode(body, now: now) {
+            sinceCheckpoint = 0
+        } else {
+            sinceCheckpoint += 1
+        }
+        for effect in effects {
+            switch effect {
+            case .released(let target, _):
+                reported.remove(target)
+                liftHold(by: target)
+            case .adopted(let entry) where entry.quarantined:
+                reported.insert(entry.key)  // its writer reported it
+            default: break
+            }
+        }
+        let due = sinceCheckpoint >= checkpointEvery
+        if due { sinceCheckpoint = 0 }
+        return (effects, due)
+    }
+
+    func restore(_ entries: [BudgetEntry]) {
+        shared.restore(entries)
+        for entry in entries where entry.quarantined { reported.insert(entry.key) }
+    }
+
+    func caughtUp(at offset: Int64) {
+        shared.caughtUp(at: offset)
+        caughtUpFlag.set()
+    }
+
+    /// Waits until the stream has been read to the end once, at most `timeout`; false if not.
+    func waitUntilCaughtUp(timeout: Duration) async -> Bool { await caughtUpFlag.wait(timeout: timeout) }
+
+    func checkpoint(now: Date) -> StateCheckpoint { shared.checkpoint(now: now) }
+
+    // MARK: - Decisions
+
+    func pauseReason(for targets: [TargetKey], now: Date) -> String? { shared.pauseReason(for: targets, now: now) }
+    func verdict(_ target: TargetKey, now: Date) -> RestartBudget.Verdict { shared.verdict(for: target, now: now) }
+    func record(_ target: TargetKey) -> RestartBudget.Record? { shared.budget.record(for: target) }
+    var quarantinedCount: Int { shared.quarantined.count }
+
+    func recordAction(_ target: TargetKey, now: Date) -> BudgetEntry? { shared.recordAction(target, now: now) }
+    func recordUnhealthy(_ target: TargetKey, now: Date) -> BudgetEntry? { shared.recordUnhealthy(target, now: now) }
+
+    /// Records a healthy sighting: whether that ended a quarantine or a rolling hold, and the entry to publish.
+    func recordHealthy(_ target: TargetKey, now: Date) -> (released: Bool, holdLifted: Bool, entry: BudgetEntry?) {
+        let (released, entry) = shared.recordHealthy(target, now: now)
+        if released { reported.remove(target) }
+        return (released, liftHold(by: target), entry)
+    }
+
+    /// True the first time a quarantined target is reported.
+    func markReported(_ target: TargetKey) -> Bool { reported.insert(target).inserted }
+
+    // MARK: - Rolling
+
+    func addPending(_ service: String) { pendingCount[service, default: 0] += 1 }
+    func removePending(_ service: String) { pendingCount[service, default: 1] -= 1 }
+    func pending(_ service: String) -> Int { pendingCount[service, default: 0] }
+    func hold(_ service: String) -> String? { holds[service]?.why }
+
+    /// Lifts the hold `target`'s action caused, if any; true if there was one.
+    @discardableResult
+    private func liftHold(by target: TargetKey) -> Bool {
+        guard let service = holds.first(where: { $0.value.target == target })?.key else { return false }
+        holds[service] = nil
+        return true
+    }
+
+    /// Holds the service after `target`'s action did not help, and quarantines the target.
+    func hold(_ target: TargetKey, service: String, why: String, now: Date) -> BudgetEntry? {
+        holds[service] = (why, target)
+        reported.insert(target)
+        return shared.quarantine(target, now: now)
+    }
+}
