@@ -32,6 +32,7 @@ public final class RequeueScheduler: Requeuer, Service {
         var sleeper: Task<Void, Never>?
         var wakeAt: ContinuousClock.Instant?
         var dropped = 0
+        var stopping = false
     }
 
     private let state = Mutex(State())
@@ -70,34 +71,44 @@ public final class RequeueScheduler: Requeuer, Service {
 
     public func run() async throws {
         await withTaskCancellationHandler {
-            await loop()
+            await withGracefulShutdownHandler {
+                await loop()
+            } onGracefulShutdown: {
+                self.stop()
+            }
         } onCancel: {
-            self.state.withLock { $0.sleeper }?.cancel()
+            self.stop()
         }
     }
 
+    /// Ends ``run()``: requests still pending are left to the sweeps.
+    private func stop() {
+        state.withLock { s -> Task<Void, Never>? in
+            s.stopping = true
+            return s.sleeper
+        }?.cancel()
+    }
+
     private func loop() async {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let now = ContinuousClock.now
-                let due = state.withLock { s -> [Envelope] in
-                    let ready = s.pending.filter { $0.value.due <= now }
-                    for key in ready.keys { s.pending[key] = nil }
-                    return ready.values.sorted { $0.due < $1.due }.map(\.request)
-                }
-                for request in due { await send(request) }
-                // Sleep until the next due time (at most a minute), or until an earlier one arrives.
-                let sleeper = state.withLock { s -> Task<Void, Never> in
-                    let next = s.pending.values.map(\.due).min() ?? .now + .seconds(60)
-                    let task = Task { _ = try? await Task.sleep(until: min(next, .now + .seconds(60)), clock: .continuous) }
-                    s.sleeper = task
-                    s.wakeAt = next
-                    return task
-                }
-                await sleeper.value
+        while true {
+            let now = ContinuousClock.now
+            let due = state.withLock { s -> [Envelope] in
+                let ready = s.pending.filter { $0.value.due <= now }
+                for key in ready.keys { s.pending[key] = nil }
+                return ready.values.sorted { $0.due < $1.due }.map(\.request)
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.sleeper }?.cancel()
+            for request in due { await send(request) }
+            // Sleep until the next due time (at most a minute), or until an earlier one arrives.
+            let sleeper = state.withLock { s -> Task<Void, Never>? in
+                guard !s.stopping else { return nil }
+                let next = min(s.pending.values.map(\.due).min() ?? .now + .seconds(60), .now + .seconds(60))
+                let task = Task { _ = try? await Task.sleep(until: next, clock: .continuous) }
+                s.sleeper = task
+                s.wakeAt = next
+                return task
+            }
+            guard let sleeper else { return }
+            await sleeper.value
         }
     }
 

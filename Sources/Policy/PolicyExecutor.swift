@@ -102,6 +102,9 @@ public final class PolicyExecutor: Sendable {
             return .refused(.dryRun)
         }
         // 3. Restart budget.
+        if let from = await state.takeover(action.target) {
+            logger.notice("restart budget taken over from another engine", metadata: ["from": "\(from)"])
+        }
         let now = Date()
         switch await state.verdict(action.target, now: now) {
         case .quarantined:
@@ -288,6 +291,9 @@ public final class PolicyExecutor: Sendable {
     /// target builds the streak that forgets its attempts and ends a quarantine or a rolling
     /// hold; an unhealthy one breaks it.
     public func observe(_ target: TargetKey, healthy: Bool, seen: String, logger: Logger) async {
+        if await state.takeReleaseNote(target) {
+            logger.notice("released by an operator: budget and quarantine forgotten")
+        }
         let now = Date()
         guard healthy else {
             await persist(await state.recordUnhealthy(target, now: now), logger: logger)
@@ -398,7 +404,7 @@ public final class PolicyExecutor: Sendable {
             logger.notice(notice.target == nil ? "healing resumed" : "target included again",
                           metadata: ["by": "\(notice.by)", "target": "\(notice.target.map { "\($0)" } ?? "all")"])
         case .released(let target, let hadBudget) where hadBudget || live:
-            logger.notice("released by an operator: budget and quarantine forgotten",
+            logger.notice("operator release applied: budget and quarantine forgotten",
                           metadata: ["host": "\(target.host)", "container": "\(target.container)"])
             await record(.released, host: target.host, target: target.container, seen: "", reason: "autoheal release", logger: logger)
             if let journal, let stamp = await state.shared.stamps[target] {

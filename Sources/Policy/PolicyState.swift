@@ -14,6 +14,10 @@ actor PolicyState {
     /// Messages applied since the last checkpoint on the stream (this engine's or another's).
     private var sinceCheckpoint = 0
     private let caughtUpFlag = AsyncFlag()
+    /// Targets released (or whose hold was lifted) by an operator, to say so where the handler next looks at them.
+    private var releaseNotes: Set<TargetKey> = []
+    /// Targets whose budget from another engine this one has said it continues with.
+    private var announcedTakeovers: Set<TargetKey> = []
 
     init(identity: String, limits: RestartBudget.Limits, caughtUp: Bool) {
         shared = SharedState(identity: identity, limits: limits)
@@ -32,9 +36,9 @@ actor PolicyState {
         }
         for effect in effects {
             switch effect {
-            case .released(let target, _):
+            case .released(let target, let hadBudget):
                 reported.remove(target)
-                liftHold(by: target)
+                if liftHold(by: target) || hadBudget { releaseNotes.insert(target) }
             case .adopted(let entry) where entry.quarantined:
                 reported.insert(entry.key)  // its writer reported it
             default: break
@@ -75,6 +79,15 @@ actor PolicyState {
         let (released, entry) = shared.recordHealthy(target, now: now)
         if released { reported.remove(target) }
         return (released, liftHold(by: target), entry)
+    }
+
+    /// True once after an operator released the target.
+    func takeReleaseNote(_ target: TargetKey) -> Bool { releaseNotes.remove(target) != nil }
+
+    /// The engine whose budget for the target this one continues with, the first time it acts on it.
+    func takeover(_ target: TargetKey) -> String? {
+        guard let stamp = shared.stamps[target], stamp.by != shared.identity, announcedTakeovers.insert(target).inserted else { return nil }
+        return stamp.by
     }
 
     /// True the first time a quarantined target is reported.

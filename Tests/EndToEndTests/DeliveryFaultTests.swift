@@ -254,7 +254,7 @@ struct DeliveryFaultTests {
         try await waitUntil("engine B to take over and see the crasher quarantined", timeout: .seconds(40)) {
             Self.read(controlB).components(separatedBy: "still quarantined").count > 3
         }
-        #expect(Self.read(controlB).contains("restart budgets taken over from another engine"))
+        #expect(Self.read(controlB).contains("restart budget taken over from another engine"))
         #expect(!Self.read(controlB).contains("revived container"))
         #expect(try crasher.inspect("{{.State.StartedAt}}") == starts)
         #expect(try await monitor.terminate() == 0)
