@@ -125,6 +125,8 @@ let package = Package(
             ],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
+        // Fast: the policy and every handler against an in-memory runtime, in milliseconds.
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Handlers", "Journal", "DockerAPI", "AutoHealTestSupport"]),
         .testTarget(
             name: "HandlersTests", dependencies: ["Handlers", "Policy", "DockerAPI", "Journal", "AutoHealTestSupport"]),
         .testTarget(

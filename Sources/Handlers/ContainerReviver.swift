@@ -182,24 +182,3 @@ public final class ContainerReviver: PayloadHandler {
     /// Targets whose restart budget is spent right now.
     public func quarantinedCount() async -> Int { await executor.quarantinedCount() }
 }
-
-/// Which targets a request is working on, so two requests never act on one container at once.
-actor TargetClaims {
-    private var inFlight: Set<TargetKey> = []
-    private var waiters: [TargetKey: [CheckedContinuation<Void, Never>]] = [:]
-
-    /// Takes the target; false if another request has it.
-    func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }
-
-    /// Takes the target, waiting while another request has it.
-    func claimWhenFree(_ target: TargetKey) async {
-        while !inFlight.insert(target).inserted {
-            await withCheckedContinuation { waiters[target, default: []].append($0) }
-        }
-    }
-
-    func release(_ target: TargetKey) {
-        inFlight.remove(target)
-        waiters.removeValue(forKey: target)?.forEach { $0.resume() }
-    }
-}

@@ -20,6 +20,7 @@ public final class LibvirtWaker: PayloadHandler {
     private let observer: Observer
     private let executor: PolicyExecutor
     private let logger: Logger
+    private let claims = TargetClaims()
 
     public init(config: AutoHealConfig, observer: Observer, executor: PolicyExecutor, logger: Logger) {
         self.config = config
@@ -61,64 +62,85 @@ public final class LibvirtWaker: PayloadHandler {
         var changed = 0
         var attempted = 0
         for uuid in uuids {
+            let target = TargetKey.domain(uuid, on: host)
             var logger = logger
             logger[metadataKey: "domain"] = "\(uuid)"
-            outcome.checked += 1
-            guard let seen = await domainState(uuid, on: host, logger: logger) else {
-                outcome.failed += 1
+            if only != nil {
+                await claims.claimWhenFree(target)
+            } else if !(await claims.claim(target)) {
+                logger.debug("already being handled by another request")
+                outcome = outcome + HandlerOutcome(checked: 1, skipped: 1)
                 continue
             }
-            logger[metadataKey: "seen"] = "\(seen)"
-            let target = TargetKey.domain(uuid, on: host)
-            let decision = LibvirtWakeDecision.decide(seen, settings: config.libvirt)
-            let kind: HealAction.Kind
-            switch decision.action {
-            case .none:
-                if seen.state == "running" {
-                    await executor.observe(target, healthy: true, seen: "\(seen)", logger: logger)
-                } else if seen.state == "paused" || seen.state == "pmsuspended" {
-                    logger.info("leaving domain alone", metadata: ["reason": "\(decision.reason)"])
-                    await executor.record(.leftAlone, host: host, target: target.container, seen: "\(seen)", reason: decision.reason,
-                                          logger: logger)
-                    outcome.skipped += 1
-                }
-                continue
-            case .resume: kind = .resumeDomain(uuid: uuid)
-            case .wake: kind = .wakeDomain(uuid: uuid)
-            }
-            await executor.observe(target, healthy: false, seen: "\(seen)", logger: logger)
-            let action = HealAction(
-                handler: .libvirtSuspendWakeup, kind: kind, host: host, container: container, target: target, seen: "\(seen)",
-                reason: decision.reason,
-                recheck: Envelope(payload: .libvirtSuspendWakeup, scope: .compute, target: target), doneMessage: "woke domain")
-            let result = await executor.perform(action, logger: logger)
-            guard case .done = result else {
-                outcome = outcome + HandlerOutcome(checked: 0, for: result)
-                if case .failed = result { attempted += 1 }
-                continue
-            }
-            attempted += 1
-            let after = await domainState(uuid, on: host, logger: logger)
-            logger[metadataKey: "state_after"] = "\(after?.description ?? "unknown")"
-            if let after, after.state != seen.state {
-                changed += 1
-                outcome.acted += 1
-                logger.info("domain state after waking")
-                await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
-                                      reason: "state after \(kind): \(after)", action: "\(kind)", result: "ok", logger: logger)
-            } else {
-                outcome.failed += 1
-                logger.error("domain did not wake")
-                await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
-                                      reason: "still \(after?.description ?? "unknown") after \(kind)", action: "\(kind)",
-                                      result: "failed", logger: logger)
-            }
+            let result = await wake(target, uuid: uuid, logger: logger)
+            await claims.release(target)
+            outcome = outcome + result.outcome
+            if result.attempted { attempted += 1 }
+            if result.changed { changed += 1 }
         }
         let policy = config.libvirt.restartNovaCompute
         if (policy == "auto" && changed > 0) || (policy == "always" && attempted > 0) {
             outcome = outcome + (await restartNovaCompute(on: host, changed: changed, attempted: attempted))
         }
         return outcome
+    }
+
+    /// Looks at one domain and wakes it through the policy if it needs it.
+    private func wake(_ target: TargetKey, uuid: String, logger: Logger) async -> (outcome: HandlerOutcome, attempted: Bool, changed: Bool) {
+        var logger = logger
+        let host = target.host
+        guard let seen = await domainState(uuid, on: host, logger: logger) else { return (HandlerOutcome(checked: 1, failed: 1), false, false) }
+        logger[metadataKey: "seen"] = "\(seen)"
+        guard let action = action(for: seen, target: target, uuid: uuid) else {
+            let decision = LibvirtWakeDecision.decide(seen, settings: config.libvirt)
+            if seen.state == "running" {
+                await executor.observe(target, healthy: true, seen: "\(seen)", logger: logger)
+            } else if seen.state == "paused" || seen.state == "pmsuspended" {
+                logger.info("leaving domain alone", metadata: ["reason": "\(decision.reason)"])
+                await executor.record(.leftAlone, host: host, target: target.container, seen: "\(seen)", reason: decision.reason,
+                                      logger: logger)
+                return (HandlerOutcome(checked: 1, skipped: 1), false, false)
+            }
+            return (HandlerOutcome(checked: 1), false, false)
+        }
+        await executor.observe(target, healthy: false, seen: "\(seen)", logger: logger)
+        let result = await executor.perform(action, logger: logger, revalidate: { [self, logger] in
+            // The domain may have changed while this host waited for its turn.
+            guard let fresh = await domainState(uuid, on: host, logger: logger) else { return action }
+            return self.action(for: fresh, target: target, uuid: uuid)
+        })
+        guard case .done = result else {
+            if case .failed = result { return (HandlerOutcome(checked: 1, failed: 1), true, false) }
+            return (HandlerOutcome(checked: 1, for: result), false, false)
+        }
+        let after = await domainState(uuid, on: host, logger: logger)
+        logger[metadataKey: "state_after"] = "\(after?.description ?? "unknown")"
+        if let after, after.state != seen.state {
+            logger.info("domain state after waking")
+            await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
+                                  reason: "state after \(action.kind): \(after)", action: "\(action.kind)", result: "ok", logger: logger)
+            return (HandlerOutcome(checked: 1, acted: 1), true, true)
+        }
+        logger.error("domain did not wake")
+        await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
+                              reason: "still \(after?.description ?? "unknown") after \(action.kind)", action: "\(action.kind)",
+                              result: "failed", logger: logger)
+        return (HandlerOutcome(checked: 1, failed: 1), true, false)
+    }
+
+    /// The resume or wake-up a domain in this state needs; nil when it needs none.
+    private func action(for seen: LibvirtDomainState, target: TargetKey, uuid: String) -> HealAction? {
+        let decision = LibvirtWakeDecision.decide(seen, settings: config.libvirt)
+        let kind: HealAction.Kind
+        switch decision.action {
+        case .none: return nil
+        case .resume: kind = .resumeDomain(uuid: uuid)
+        case .wake: kind = .wakeDomain(uuid: uuid)
+        }
+        return HealAction(
+            handler: .libvirtSuspendWakeup, kind: kind, host: target.host, container: container, target: target, seen: "\(seen)",
+            reason: decision.reason, recheck: Envelope(payload: .libvirtSuspendWakeup, scope: .compute, target: target),
+            doneMessage: "woke domain")
     }
 
     /// Restarts `nova_compute` through the policy, under that container's own budget and slot.

@@ -70,7 +70,10 @@ public final class PlacementAllocationHealer: PayloadHandler {
                 handler: .allocationHeal, kind: .deleteOrphanedAllocations, host: host, container: container, target: Self.deleteTarget,
                 seen: "\(orphans) orphaned consumer(s)", reason: "nova-manage placement audit found orphaned allocations (exit 3)",
                 service: "placement", recheck: recheck, doneMessage: "nova-manage placement audit --delete done")
-            let result = await executor.perform(action, logger: logger)
+            let result = await executor.perform(action, logger: logger, revalidate: { [observer] in
+                // Another run may have deleted them while this one waited for its turn.
+                (try? await observer.run(.placementAudit, on: host).exitCode) == 3 ? action : nil
+            })
             switch result {
             case .done(let output?):
                 for allocation in PlacementAuditReport(parsing: output.stdout).deleted {
