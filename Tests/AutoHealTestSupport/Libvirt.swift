@@ -117,3 +117,35 @@ public final class FailingNBDDisk: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
+
+extension Libvirt {
+    /// Pauses a running domain the way a hypervisor fault or a QMP client does: `virsh domstate
+    /// --reason` then says `paused (unknown)`, the state the healer resumes by default.
+    public static func stopByQMP(_ uuid: String) throws {
+        try virsh(["qemu-monitor-command", uuid, "{\"execute\":\"stop\"}"])
+    }
+
+    /// One test at a time of those that make domains, across every suite: a wake-up sweep looks
+    /// at every domain of the host, so such tests must not see each other's domains.
+    static let exclusive = AsyncMutex()
+}
+
+/// A lock for async code: one holder at a time, waiters served in order.
+public actor AsyncMutex {
+    private var held = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+        if held {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            held = true
+        }
+        defer {
+            if waiters.isEmpty { held = false } else { waiters.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,177 @@
+import AutoHealTestSupport
+import Foundation
+import Testing
+
+/// One policy for every handler, with the built daemons against real Docker, a real libvirt
+/// domain and the `nova_api` placement container: under `autoheal pause`, under `pause_file`
+/// and with `dry_run = true` nothing changes — the container stays exited, the domain stays
+/// paused, nova-manage never runs `--delete` or `heal_allocations`, nova_compute is not
+/// restarted — and each would-be action is logged and journaled; once healing may act again,
+/// each is done and journaled. (The placement container is the nova-manage stand-in until
+/// issue 12's real Nova image replaces it.)
+@Suite("One policy for every handler", .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
+struct PolicyEndToEndTests {
+    enum Mode: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case pause = "autoheal pause", pauseFile = "pause_file", dryRun = "dry_run"
+        var testDescription: String { rawValue }
+    }
+
+    static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+    /// Everything one run needs: the broken parts and the config that names them.
+    struct Cloud {
+        let directory: URL
+        let api: TestContainer
+        let placement: String
+        let libvirt: String
+        let compute: TestContainer
+        let domain: String
+        let docker = "unix://\(TestEnvironment.dockerSocket)"
+
+        init(directory: URL) async throws {
+            self.directory = directory
+            let prefix = TestEnvironment.uniqueName("pol")
+            api = try TestContainer(name: "\(prefix)-nova_api")
+            compute = try TestContainer(name: "\(prefix)-nova_compute")
+            placement = "\(prefix)-placement"
+            try DockerCLI.run([
+                "run", "-d", "--name", placement, "--network", "none", "--label", "autoheal-test=1", "autoheal/nova-api-standin:latest",
+                "sh", "-c", "echo orphans > /etc/nova-scenario; trap 'exit 0' TERM; while :; do sleep 0.2; done",
+            ])
+            libvirt = "\(prefix)-nova_libvirt"
+            try DockerCLI.run([
+                "run", "-d", "--name", libvirt, "--network", "none", "--label", "autoheal-test=1", "-v", "/run/libvirt:/run/libvirt",
+                "autoheal/nova-libvirt:latest", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done",
+            ])
+            domain = try Libvirt.create(name: "\(prefix)-vm")
+            for c in [api, compute] { try await c.waitFor(health: "healthy") }
+        }
+
+        func config(vhost: String, policy: [String: String], name: String = "auto_heal.conf") throws -> String {
+            var overrides = [
+                "hosts.compute_hosts": docker, "placement.container": placement, "libvirt.container": libvirt,
+                "libvirt.nova_compute_container": compute.name, "libvirt.command_timeout": "20",
+            ]
+            for (key, value) in policy { overrides["policy.\(key)"] = value }
+            return try TestConfig.write(in: directory, name: name, vhost: vhost, control: [api.name], overrides: overrides)
+        }
+
+        /// The faults: the API container killed, the domain stopped under its hypervisor.
+        func breakAll() throws {
+            try api.kill()
+            try Libvirt.stopByQMP(domain)
+            #expect(try Libvirt.state(domain) == "paused (unknown)")
+        }
+
+        func novaManageCalls() -> [String] {
+            ((try? DockerCLI.run(["exec", placement, "cat", "/tmp/nova-manage.calls"])) ?? "").split(separator: "\n").map(String.init)
+        }
+
+        /// Asks for the two payloads no schedule sends in these tests.
+        func publishRequests(_ config: String) throws {
+            #expect(try runProgram("autoheal", ["publish", "allocation_heal", "--config", config]).status == 0)
+            let domainTarget = "\(docker)/domain:\(domain)"
+            #expect(try runProgram(
+                "autoheal", ["publish", "libvirt_suspend_wakeup", "--scope", "compute", "--target", domainTarget, "--config", config]
+            ).status == 0)
+        }
+
+        var controlLog: URL { directory.appendingPathComponent("logs/engine-control.log") }
+        var computeLog: URL { directory.appendingPathComponent("logs/engine-compute.log") }
+        var queueLog: URL { directory.appendingPathComponent("logs/engine-queue.log") }
+
+        func remove() {
+            Libvirt.remove(domain)
+            api.remove()
+            compute.remove()
+            _ = try? DockerCLI.run(["rm", "-f", placement, libvirt])
+        }
+    }
+
+    @Test("nothing changes while healing may not act; everything is done after", arguments: Mode.allCases)
+    func nothingChangesUntilHealingMayActAgain(_ mode: Mode) async throws {
+        try await TestEnvironment.requireDocker()
+        try Libvirt.require()
+        try await RabbitAdmin.withVhost("policy") { vhost in
+            let directory = try TestEnvironment.temporaryDirectory("autoheal-policy")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let cloud = try await Cloud(directory: directory)
+            defer { cloud.remove() }
+            let pauseFile = directory.appendingPathComponent("deploying").path
+            var policy: [String: String] = [:]
+            switch mode {
+            case .pause: break
+            case .pauseFile:
+                policy["pause_file"] = pauseFile
+                try "kolla-ansible upgrade".write(toFile: pauseFile, atomically: true, encoding: .utf8)
+            case .dryRun: policy["dry_run"] = "true"
+            }
+            let config = try cloud.config(vhost: vhost, policy: policy)
+            var engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
+            defer { _ = monitor }
+            try await waitUntil("the engine to read the shared state") { Self.read(cloud.queueLog).contains("shared state read from the broker") }
+            if mode == .pause {
+                #expect(try runProgram("autoheal", ["pause", "--reason", "kolla-ansible upgrade", "--config", config]).status == 0)
+                try await waitUntil("the engine to see the pause") { Self.read(cloud.queueLog).contains("healing paused: engines") }
+            }
+            let computeStarted = try cloud.compute.startedAt
+            try cloud.breakAll()
+
+            // Every handler wants to act, and none does.
+            let would = mode == .dryRun ? "dry run: would" : "healing paused: would"
+            try await waitUntil("each handler's would-be action", timeout: .seconds(60)) {
+                try cloud.publishRequests(config)
+                let control = Self.read(cloud.controlLog), compute = Self.read(cloud.computeLog)
+                return control.contains("\(would) start the container host=\(cloud.docker) container=\(cloud.api.name)")
+                    && control.contains("\(would) delete orphaned allocations")
+                    && compute.contains("\(would) resume the domain")
+            }
+            #expect(try cloud.api.status == "exited")
+            #expect(try Libvirt.state(cloud.domain) == "paused (unknown)")
+            #expect(!cloud.novaManageCalls().contains { $0.contains("--delete") || $0 == "placement heal_allocations --verbose" })
+            #expect(try cloud.compute.startedAt == computeStarted)
+            let decision = mode == .dryRun ? "dry_run" : "paused"
+            let held = try runProgram("autoheal", ["history", "--config", config])
+            for target in [cloud.api.name, "domain:\(cloud.domain)", "delete_orphans"] {
+                #expect(held.output.contains("/\(target) ") && held.output.contains("decision=\(decision)"), "\(target) in:\n\(held.output)")
+            }
+            #expect(held.output.components(separatedBy: "decision=act ").count == 1, "no action journaled:\n\(held.output)")
+            if mode == .pause {
+                #expect(try runProgram("autoheal", ["status", "--config", config]).output.contains("paused: paused by"))
+            }
+
+            // Healing may act again: each handler's action is done.
+            switch mode {
+            case .pause: #expect(try runProgram("autoheal", ["resume", "--config", config]).status == 0)
+            case .pauseFile: try FileManager.default.removeItem(atPath: pauseFile)
+            case .dryRun:
+                #expect(try await engine.terminate() == 0)
+                let acting = try cloud.config(vhost: vhost, policy: [:], name: "acting.conf")
+                engine = try DaemonProcess("autoheal-engine", arguments: ["--config", acting], outputDirectory: directory)
+            }
+            try await waitUntil("each handler to act", timeout: .seconds(90)) {
+                try cloud.publishRequests(config)
+                let calls = cloud.novaManageCalls()
+                return try cloud.api.status == "running" && (try Libvirt.state(cloud.domain)).hasPrefix("running")
+                    && calls.contains("placement audit --delete --verbose") && calls.contains("placement heal_allocations --verbose")
+            }
+            try await waitUntil("nova_compute's restart after the wake-up", timeout: .seconds(30)) {
+                try cloud.compute.startedAt != computeStarted
+            }
+            let done = try runProgram("autoheal", ["history", "--config", config]).output
+            for (target, action) in [
+                (cloud.api.name, "start"), ("domain:\(cloud.domain)", "resume"), ("delete_orphans", "audit --delete"),
+                ("heal_allocations", "heal_allocations"), (cloud.compute.name, "restart"),
+            ] {
+                #expect(done.split(separator: "\n").contains { $0.contains("/\(target) ") && $0.contains("decision=act action=\(action) result=ok") },
+                        "\(target) \(action) in:\n\(done)")
+            }
+            // Placement runs are journaled with the consumers and instances they touched.
+            #expect(done.contains("/consumer:6f1c2b7e-9a7d-4c61-a2b9-0c7a3e5d9b10 seen=orphaned decision=changed action=audit --delete"))
+            #expect(done.contains("/instance:5c2d8e1f-7a3b-4c9d-8e0f-1a2b3c4d5e6f seen=no allocations decision=changed"))
+            #expect(try await engine.terminate() == 0)
+            #expect(try await monitor.terminate() == 0)
+        }
+    }
+}
