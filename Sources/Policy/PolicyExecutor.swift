@@ -113,7 +113,10 @@ public final class PolicyExecutor: Sendable {
         case .backingOff(let until):
             logger.info("backing off before the next action", metadata: ["until": "\(Envelope.formatDate(until))"])
             await refused(action, .backingOff, reason: "next action allowed at \(Envelope.formatDate(until))", logger: logger)
-            if let recheck = action.recheck { requeuer.lookAgain(recheck, at: .now + .seconds(until.timeIntervalSince(Date()))) }
+            // A little after the end, so the request does not arrive a hair too early.
+            if let recheck = action.recheck {
+                requeuer.lookAgain(recheck, at: .now + .seconds(until.timeIntervalSince(Date())) + .milliseconds(20))
+            }
             return .refused(.backingOff(until: until))
         case .allowed(let attempt):
             logger[metadataKey: "attempt"] = "\(attempt)/\(policy.maxAttempts)"

@@ -3,6 +3,8 @@ import AutoHealTestSupport
 import DockerAPI
 import Foundation
 import Handlers
+import Journal
+import Policy
 import Logging
 import Testing
 
@@ -17,6 +19,8 @@ struct LibvirtWakerTests {
         let novaCompute: TestContainer
         let waker: LibvirtWaker
         let logs: LogCapture
+        let notifier: RecordingNotifier
+        let journal: DecisionJournal
 
         func remove() {
             _ = try? DockerCLI.run(["rm", "-f", libvirtContainer])
@@ -52,8 +56,12 @@ struct LibvirtWakerTests {
             stop_timeout = 5
             """, path: "test.conf")
         let logs = LogCapture()
-        let waker = TestHealing.waker(config, logger: logs.logger("test.compute"))
-        return Fixture(libvirtContainer: libvirtName, novaCompute: novaCompute, waker: waker, logs: logs)
+        let notifier = RecordingNotifier()
+        let journal = try DecisionJournal.inMemory()
+        let logger = logs.logger("test.compute")
+        let executor = TestHealing.executor(config, journal: journal, notifier: notifier, logger: logger)
+        let waker = TestHealing.waker(config, executor: executor, logger: logger)
+        return Fixture(libvirtContainer: libvirtName, novaCompute: novaCompute, waker: waker, logs: logs, notifier: notifier, journal: journal)
     }
 
     static let request = Envelope(payload: .libvirtSuspendWakeup, scope: .compute)
@@ -130,6 +138,11 @@ struct LibvirtWakerTests {
         #expect(try Libvirt.state(uuid) == "paused (I/O error)")
         _ = await f.waker.handle(Self.request)
         #expect(f.logs.events(.error, containing: "domain needs a person").count == 1)  // said once, not every period
+        // Told to a person once, and journaled each time, by UUID.
+        #expect(f.notifier.all.count == 1 && f.notifier.all[0].contains("domain:\(uuid)"))
+        let rows = try f.journal.history(target: "domain:\(uuid)")
+        #expect(rows.filter { $0.decision == .act && $0.action == "resume" }.count == 2)
+        #expect(rows.filter { $0.decision == .quarantined }.count == 2)
     }
 
     /// A pmsuspended domain needs a guest agent in a real guest OS, which cannot run here:
