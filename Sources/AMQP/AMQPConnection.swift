@@ -120,14 +120,8 @@ final class AMQPConnection {
 
     /// Publishes a persistent, mandatory message and waits for the broker's confirm.
     func publishConfirmed(_ message: AMQPMessage, deadline: ContinuousClock.Instant) throws(AMQPError) {
-        let h = try live()
+        let h = try send(message, mandatory: true)
         var status = cah_amqp_status()
-        let rc = message.body.withUnsafeBytes { body in
-            cah_amqp_publish(
-                h, Self.channel, message.exchange, message.routingKey, 1, body.baseAddress, body.count,
-                message.contentType, message.messageID, message.header?.name, message.header?.value, &status)
-        }
-        try check(rc, status)
         let tag = nextPublishTag
         nextPublishTag += 1
         var returned = false
@@ -180,14 +174,21 @@ final class AMQPConnection {
     /// Publishes a persistent message without waiting for a confirm (the channel must not be
     /// in confirm mode): for markers whose arrival the caller watches for itself.
     func publishUnconfirmed(_ message: AMQPMessage) throws(AMQPError) {
+        try send(message, mandatory: false)
+    }
+
+    /// `basic.publish` of a persistent message on channel 1; returns the live handle.
+    @discardableResult
+    private func send(_ message: AMQPMessage, mandatory: Bool) throws(AMQPError) -> OpaquePointer {
         let h = try live()
         var status = cah_amqp_status()
         let rc = message.body.withUnsafeBytes { body in
             cah_amqp_publish(
-                h, Self.channel, message.exchange, message.routingKey, 0, body.baseAddress, body.count,
+                h, Self.channel, message.exchange, message.routingKey, mandatory ? 1 : 0, body.baseAddress, body.count,
                 message.contentType, message.messageID, message.header?.name, message.header?.value, &status)
         }
         try check(rc, status)
+        return h
     }
 
     struct RawDelivery {

@@ -181,3 +181,13 @@ public enum EnvelopeError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension KeyedDecodingContainer {
+    /// An ISO 8601 time written as a string (with or without fractional seconds).
+    func decodeTime(forKey key: Key) throws -> Date {
+        guard let date = Envelope.parseDate(try decode(String.self, forKey: key)) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an ISO 8601 time")
+        }
+        return date
+    }
+}

@@ -36,10 +36,7 @@ public struct PauseNotice: Sendable, Equatable, Codable {
         paused = try c.decode(Bool.self, forKey: .paused)
         reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
         by = try c.decodeIfPresent(String.self, forKey: .by) ?? ""
-        guard let at = Envelope.parseDate(try c.decode(String.self, forKey: .at)) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an ISO 8601 time")
-        }
-        self.at = at
+        at = try c.decodeTime(forKey: .at)
         until = try c.decodeIfPresent(String.self, forKey: .until).flatMap(Envelope.parseDate)
         target = try c.decodeIfPresent(TargetKey.self, forKey: .target)
         release = try c.decodeIfPresent(Bool.self, forKey: .release) ?? (try c.decodeIfPresent(String.self, forKey: .kind) == "release")

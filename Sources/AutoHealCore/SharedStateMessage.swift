@@ -192,10 +192,7 @@ public struct BudgetEntry: Sendable, Equatable, Codable {
         version = try c.decode(Int.self, forKey: .version)
         by = try c.decode(String.self, forKey: .by)
         basis = try c.decodeIfPresent(Int64.self, forKey: .basis) ?? -1
-        guard let at = Envelope.parseDate(try c.decode(String.self, forKey: .at)) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an ISO 8601 time")
-        }
-        self.at = at
+        at = try c.decodeTime(forKey: .at)
         actions = try c.decode([Double].self, forKey: .actions)
         quarantined = try c.decode(Bool.self, forKey: .quarantined)
         healthySince = try c.decodeIfPresent(Double.self, forKey: .healthySince)
@@ -278,10 +275,7 @@ public struct StateCheckpoint: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         by = try c.decode(String.self, forKey: .by)
-        guard let at = Envelope.parseDate(try c.decode(String.self, forKey: .at)) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an ISO 8601 time")
-        }
-        self.at = at
+        at = try c.decodeTime(forKey: .at)
         offset = try c.decode(Int64.self, forKey: .offset)
         pauses = try c.decode([Pause].self, forKey: .pauses)
         releases = try c.decode([Release].self, forKey: .releases)
