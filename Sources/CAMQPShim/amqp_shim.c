@@ -446,38 +446,6 @@ int cah_amqp_reject(amqp_connection_state_t conn, uint16_t channel, uint64_t tag
     return 0;
 }
 
-int cah_amqp_basic_get(amqp_connection_state_t conn, uint16_t channel, const char *queue,
-                       cah_amqp_delivery *out, cah_amqp_status *st) {
-    memset(out, 0, sizeof *out);
-    amqp_rpc_reply_t r = amqp_basic_get(conn, channel, amqp_cstring_bytes(queue), 0);
-    if (check_reply(r, "basic.get", st) != 0) return -1;
-    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return 0;
-    if (r.reply.id != AMQP_BASIC_GET_OK_METHOD) {
-        set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "basic.get: unexpected reply");
-        return -1;
-    }
-    amqp_basic_get_ok_t *ok = (amqp_basic_get_ok_t *)r.reply.decoded;
-    out->stream_offset = -1;
-    out->channel = channel;
-    out->delivery_tag = ok->delivery_tag;
-    out->redelivered = ok->redelivered;
-    copy_bytes(out->exchange, sizeof out->exchange, ok->exchange);
-    copy_bytes(out->routing_key, sizeof out->routing_key, ok->routing_key);
-    amqp_message_t msg;
-    r = amqp_read_message(conn, channel, &msg, 0);
-    if (check_reply(r, "basic.get body", st) != 0) return -1;
-    out->body_len = msg.body.len;
-    out->body = malloc(out->body_len ? out->body_len : 1);
-    if (!out->body) {
-        amqp_destroy_message(&msg);
-        set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "out of memory");
-        return -1;
-    }
-    if (out->body_len) memcpy(out->body, msg.body.bytes, out->body_len);
-    amqp_destroy_message(&msg);
-    return 1;
-}
-
 int cah_amqp_idle(amqp_connection_state_t conn, int timeout_ms, cah_amqp_status *st) {
     amqp_frame_t frame;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};

@@ -133,11 +133,6 @@ int cah_amqp_ack(amqp_connection_state_t conn, uint16_t channel, uint64_t delive
 int cah_amqp_reject(amqp_connection_state_t conn, uint16_t channel, uint64_t delivery_tag,
                     int requeue, cah_amqp_status *status);
 
-/// basic.get without auto-ack: 1 and a filled delivery (release with cah_amqp_delivery_free)
-/// when the queue had a message, 0 when it was empty, -1 on error.
-int cah_amqp_basic_get(amqp_connection_state_t conn, uint16_t channel, const char *queue,
-                       cah_amqp_delivery *out, cah_amqp_status *status);
-
 /// Waits up to timeout_ms for any frame, so heartbeats flow on an idle connection.
 /// Returns 0 on timeout or a heartbeat, -1 when the connection is gone.
 int cah_amqp_idle(amqp_connection_state_t conn, int timeout_ms, cah_amqp_status *status);
