@@ -126,7 +126,6 @@ start_libvirt() {
 }
 
 # Test images for the OpenStack handlers (there is no registry):
-#  autoheal/nova-api-standin    busybox + scripts/standins/nova-manage (Nova cannot run here)
 #  autoheal/nova-libvirt        the host's real virsh and its libraries
 #  autoheal/virsh-pmsuspended   busybox + scripts/standins/virsh-pmsuspended
 # stale_image IMAGE FILE: true when IMAGE is missing or was built from another version of FILE
@@ -139,14 +138,6 @@ stale_image() {
 
 make_handler_images() {
   local root
-  if stale_image autoheal/nova-api-standin:latest "$AUTOHEAL_ROOT/scripts/standins/nova-manage"; then
-    say "building autoheal/nova-api-standin"
-    root="$(busybox_rootfs)"
-    install -m 0755 "$AUTOHEAL_ROOT/scripts/standins/nova-manage" "$root/usr/bin/nova-manage"
-    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/usr/bin:/bin' \
-      -c "LABEL autoheal.source=$(sha256sum "$AUTOHEAL_ROOT/scripts/standins/nova-manage" | cut -c1-64)" - autoheal/nova-api-standin:latest >/dev/null
-    rm -rf "$root"
-  fi
   if stale_image autoheal/virsh-pmsuspended:latest "$AUTOHEAL_ROOT/scripts/standins/virsh-pmsuspended"; then
     say "building autoheal/virsh-pmsuspended"
     root="$(busybox_rootfs)"
@@ -193,8 +184,17 @@ setup_all() {
 # (the three shared libraries the binaries need) and a Swift builder (this machine's toolchain
 # and the Swift packages the manifest names, read through git's insteadOf like on the host).
 DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
-DEBIAN_MIRROR="${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
-DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror this machine's apt uses (never one written here): deb822 sources first,
+# then the one-line format.
+debian_mirror() {
+  local uri
+  uri="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
+  [[ -n "$uri" ]] || uri="$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)"
+  [[ -n "$uri" ]] || die "no Debian mirror found in this machine's apt configuration; set DEBIAN_MIRROR"
+  echo "$uri"
+}
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-}"
 RUNTIME_BASE_IMAGE="${RUNTIME_BASE_IMAGE:-autoheal/debian-runtime:$DEBIAN_SUITE}"
 BUILDER_BASE_IMAGE="${BUILDER_BASE_IMAGE:-autoheal/swift-builder:$DEBIAN_SUITE}"
 SWIFT_TOOLCHAIN="${SWIFT_TOOLCHAIN:-/opt/swift}"
@@ -207,6 +207,7 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # debootstrap_rootfs DIR PACKAGES: a minimal Debian rootfs with PACKAGES (comma list).
 debootstrap_rootfs() {
   local dir="$1" packages="$2"
+  [[ -n "$DEBIAN_MIRROR" ]] || DEBIAN_MIRROR="$(debian_mirror)"
   rm -rf "$dir"
   say "debootstrap $DEBIAN_SUITE into $dir (with $packages)"
   debootstrap --variant=minbase --include="$packages" "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR" >"$dir.log" 2>&1 \
@@ -261,6 +262,24 @@ GIT
     -c 'CMD ["/bin/bash"]' - "$BUILDER_BASE_IMAGE" >/dev/null
   rm -rf "$dir"
   say "made $BUILDER_BASE_IMAGE"
+}
+
+# The Nova lab image (scripts/lab): Debian's own nova-manage, Placement, Nova API and MariaDB
+# on the runtime base, built once per machine and again when a file of scripts/lab changes.
+NOVA_LAB_IMAGE="${NOVA_LAB_IMAGE:-autoheal/nova-lab:latest}"
+make_lab_image() {
+  local want
+  want="$(cd "$AUTOHEAL_ROOT/scripts/lab" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+  if [[ "${REBUILD_IMAGES:-}" != 1 ]] \
+    && [[ "$(docker image inspect -f '{{index .Config.Labels "autoheal.source"}}' "$NOVA_LAB_IMAGE" 2>/dev/null)" == "$want" ]]; then
+    return 0
+  fi
+  install_image_tools
+  make_runtime_base_image
+  say "building $NOVA_LAB_IMAGE (Debian's nova-common, python3-placement, MariaDB; about a minute)"
+  docker build --network host --force-rm -q -f "$AUTOHEAL_ROOT/scripts/lab/Dockerfile.nova-lab" \
+    --build-arg BASE_IMAGE="$RUNTIME_BASE_IMAGE" --label "autoheal.source=$want" \
+    -t "$NOVA_LAB_IMAGE" "$AUTOHEAL_ROOT/scripts/lab" >/dev/null
 }
 
 # build_healer_images: both images from the local base images; the builder stage is the same

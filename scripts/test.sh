@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (packages, local RabbitMQ and Docker engine, the test
-# image) and runs the whole test suite: the Swift tests, then the deployment path (both
+# image, the Nova lab image of scripts/lab) and runs the whole test suite: the Swift tests, then the deployment path (both
 # images built without a registry, composed daemons healing a container; skipped with
 # AUTOHEAL_SKIP_IMAGES=1). Safe to run again. `.ci/run` runs exactly this.
 source "$(dirname "$0")/lib.sh"
 setup_all
+make_lab_image
 cd "$AUTOHEAL_ROOT"
 say "building (debug)"
 swift build

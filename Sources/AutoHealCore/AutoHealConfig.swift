@@ -104,6 +104,8 @@ public struct AutoHealConfig: Sendable {
         public var container: String
         public var deleteOrphans: Bool
         public var healMissing: Bool
+        /// `heal_allocations --skip-port-allocations` (no Neutron, or ports need no healing).
+        public var skipPortAllocations: Bool
         /// Deadline for one nova-manage command.
         public var commandTimeoutSeconds: Int
     }
@@ -391,6 +393,7 @@ public struct AutoHealConfig: Sendable {
             container: placementContainer,
             deleteOrphans: try r.boolean("placement", "delete_orphans", default: true),
             healMissing: try r.boolean("placement", "heal_missing", default: true),
+            skipPortAllocations: try r.boolean("placement", "skip_port_allocations", default: false),
             commandTimeoutSeconds: try r.integer("placement", "command_timeout", default: 600, range: 1...86_400, unit: "whole seconds"))
 
         // [libvirt]
@@ -524,6 +527,7 @@ public struct AutoHealConfig: Sendable {
             "container = \(placement.container)",
             "delete_orphans = \(placement.deleteOrphans)",
             "heal_missing = \(placement.healMissing)",
+            "skip_port_allocations = \(placement.skipPortAllocations)",
             "command_timeout = \(placement.commandTimeoutSeconds)",
             "", "[libvirt]",
             "container = \(libvirt.container)",

@@ -105,6 +105,9 @@ container = nova_api
 delete_orphans = true
 # Create missing allocations (heal_allocations).
 heal_missing = true
+# Pass --skip-port-allocations to heal_allocations: for clouds without Neutron (without it
+# nova-manage fails with "Unknown auth type: None" there) or whose ports need no healing.
+skip_port_allocations = false
 # Deadline in seconds for one nova-manage command.
 command_timeout = 600
 

@@ -217,6 +217,7 @@ public final class PlacementAllocationHealer: PayloadHandler {
     private func failed(step: String, _ result: ExecResult, meaning: String, logger: Logger) {
         logger.error("nova-manage failed: \(meaning); no further step this period", metadata: [
             "step": "\(step)", "exit_code": "\(result.exitCode)", "meaning": "\(meaning)",
+            "error": "\(NovaManageExit.errorSummary(stdout: result.stdout, stderr: result.stderr))",
             "stderr": "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))",
         ])
     }

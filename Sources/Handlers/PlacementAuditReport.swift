@@ -87,6 +87,28 @@ public struct HealAllocationsReport: Sendable, Equatable {
 
 /// The documented exit codes of the two `nova-manage placement` commands the healer runs.
 public enum NovaManageExit {
+    /// What a failed run says went wrong, from either stream (nova-manage prints its traceback
+    /// on stdout, and only a warning on stderr): the exception line that ends the last
+    /// traceback, else the last ERROR log line, else the last line. At most 500 characters.
+    public static func errorSummary(stdout: String, stderr: String) -> String {
+        func lines(_ text: String) -> [String] {
+            text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+                .map { String($0).replacingOccurrences(of: "\u{1b}[00m", with: "") }
+                .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("Modules with known eventlet monkey patching") }
+        }
+        let streams = [lines(stdout), lines(stderr)]
+        for stream in streams {
+            if let traceback = stream.lastIndex(where: { $0.hasPrefix("Traceback (most recent call last)") }),
+                let exception = stream[traceback...].last(where: { !$0.hasPrefix(" ") && !$0.hasPrefix("Traceback") })
+            {
+                return String(exception.prefix(500))
+            }
+        }
+        let all = streams.flatMap { $0 }
+        let summary = all.last(where: { $0.contains(" ERROR ") }) ?? all.last ?? ""
+        return String(summary.trimmingCharacters(in: .whitespaces).prefix(500))
+    }
+
     /// `nova-manage placement audit`.
     public static func audit(_ code: Int) -> String {
         switch code {
@@ -94,6 +116,7 @@ public enum NovaManageExit {
         case 1: "an unexpected error occurred"
         case 3: "orphaned allocations found"
         case 4: "orphaned allocations deleted"
+        case 126: "nova-manage could not be started in the container (not found or not executable)"
         case 127: "invalid input"
         case 255: "unhandled exception"
         default: "undocumented exit code \(code)"
@@ -111,6 +134,7 @@ public enum NovaManageExit {
         case 5: "could not query ports from neutron"
         case 6: "could not update ports in neutron"
         case 7: "could not roll back neutron port updates: manual steps needed"
+        case 126: "nova-manage could not be started in the container (not found or not executable)"
         case 127: "invalid input"
         case 255: "unhandled exception"
         default: "undocumented exit code \(code)"

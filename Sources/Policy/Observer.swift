@@ -26,13 +26,15 @@ public struct Observer: Sendable {
         /// `nova-manage placement heal_allocations --dry-run --verbose`: what healing would create.
         case placementHealDryRun
 
-        var command: [String] {
+        func command(_ config: AutoHealConfig) -> [String] {
             switch self {
             case .listDomains: ["virsh", "list", "--all", "--uuid"]
             case .domainState(let uuid): ["virsh", "domstate", "--reason", uuid]
             case .domainUUID(let name): ["virsh", "domuuid", name]
             case .placementAudit: ["nova-manage", "placement", "audit", "--verbose"]
-            case .placementHealDryRun: ["nova-manage", "placement", "heal_allocations", "--dry-run", "--verbose"]
+            case .placementHealDryRun:
+                ["nova-manage", "placement", "heal_allocations", "--dry-run", "--verbose"]
+                    + (config.placement.skipPortAllocations ? ["--skip-port-allocations"] : [])
             }
         }
     }
@@ -47,11 +49,11 @@ public struct Observer: Sendable {
     /// Runs the probe on `host`; its command line is `command(for:)`.
     public func run(_ probe: Probe, on host: String) async throws(DockerError) -> ExecResult {
         let (container, timeout) = site(probe)
-        return try await runtime(host).exec(container, command: probe.command, timeout: timeout)
+        return try await runtime(host).exec(container, command: probe.command(config), timeout: timeout)
     }
 
     /// The probe's command line, for log lines.
-    public func command(for probe: Probe) -> String { probe.command.joined(separator: " ") }
+    public func command(for probe: Probe) -> String { probe.command(config).joined(separator: " ") }
 
     /// The container a probe runs in, for log lines.
     public func container(for probe: Probe) -> String { site(probe).container }

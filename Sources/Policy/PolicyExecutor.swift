@@ -259,7 +259,9 @@ public final class PolicyExecutor: Sendable {
         // 4: orphans deleted; 0: none left to delete (another run got them first).
         case .deleteOrphanedAllocations: return (["nova-manage", "placement", "audit", "--delete", "--verbose"], placement, [0, 4])
         // 0: created; 4: nothing to do; 1: max count reached, more remain (the next run goes on).
-        case .healMissingAllocations: return (["nova-manage", "placement", "heal_allocations", "--verbose"], placement, [0, 1, 4])
+        case .healMissingAllocations:
+            let skipPorts = config.placement.skipPortAllocations ? ["--skip-port-allocations"] : []
+            return (["nova-manage", "placement", "heal_allocations", "--verbose"] + skipPorts, placement, [0, 1, 4])
         case .start, .unpause, .restart: return ([], .zero, [])
         }
     }

@@ -7,8 +7,7 @@ import Testing
 /// and with `dry_run = true` nothing changes — the container stays exited, the domain stays
 /// paused, nova-manage never runs `--delete` or `heal_allocations`, nova_compute is not
 /// restarted — and each would-be action is logged and journaled; once healing may act again,
-/// each is done and journaled. (The placement container is the nova-manage stand-in until
-/// issue 12's real Nova image replaces it.)
+/// each is done and journaled, and Placement itself holds the result.
 @Suite("One policy for every handler", .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
 struct PolicyEndToEndTests {
     enum Mode: String, CaseIterable, Sendable, CustomTestStringConvertible {
@@ -22,7 +21,9 @@ struct PolicyEndToEndTests {
     struct Cloud {
         let directory: URL
         let api: TestContainer
-        let placement: String
+        let placement: NovaLabContainer
+        let orphan: (consumer: String, provider: String)
+        let server: (instance: String, provider: String)
         let libvirt: String
         let compute: TestContainer
         let domain: String
@@ -33,11 +34,9 @@ struct PolicyEndToEndTests {
             let prefix = TestEnvironment.uniqueName("pol")
             api = try TestContainer(name: "\(prefix)-nova_api")
             compute = try TestContainer(name: "\(prefix)-nova_compute")
-            placement = "\(prefix)-placement"
-            try DockerCLI.run([
-                "run", "-d", "--name", placement, "--network", "none", "--label", "autoheal-test=1", "autoheal/nova-api-standin:latest",
-                "sh", "-c", "echo orphans > /etc/nova-scenario; trap 'exit 0' TERM; while :; do sleep 0.2; done",
-            ])
+            placement = try await NovaLabContainer(name: "\(prefix)-placement")
+            orphan = try placement.orphan()
+            server = try placement.instanceWithoutAllocations()
             libvirt = "\(prefix)-nova_libvirt"
             try DockerCLI.run([
                 "run", "-d", "--name", libvirt, "--network", "none", "--label", "autoheal-test=1", "-v", "/run/libvirt:/run/libvirt",
@@ -49,7 +48,8 @@ struct PolicyEndToEndTests {
 
         func config(vhost: String, policy: [String: String], name: String = "auto_heal.conf") throws -> String {
             var overrides = [
-                "hosts.compute_hosts": docker, "placement.container": placement, "libvirt.container": libvirt,
+                "hosts.compute_hosts": docker, "placement.container": placement.name, "placement.skip_port_allocations": "true",
+                "libvirt.container": libvirt,
                 "libvirt.nova_compute_container": compute.name, "libvirt.command_timeout": "20",
             ]
             for (key, value) in policy { overrides["policy.\(key)"] = value }
@@ -63,8 +63,14 @@ struct PolicyEndToEndTests {
             #expect(try Libvirt.state(domain) == "paused (unknown)")
         }
 
-        func novaManageCalls() -> [String] {
-            ((try? DockerCLI.run(["exec", placement, "cat", "/tmp/nova-manage.calls"])) ?? "").split(separator: "\n").map(String.init)
+        /// Whether Placement still holds the orphan and still lacks the instance's allocations.
+        func placementUnchanged() throws -> Bool {
+            try !placement.allocations(orphan.consumer).isEmpty && placement.allocations(server.instance).isEmpty
+        }
+
+        /// Whether the orphan is gone and the instance has its allocations.
+        func placementHealed() throws -> Bool {
+            try placement.allocations(orphan.consumer).isEmpty && !placement.allocations(server.instance).isEmpty
         }
 
         /// Asks for the two payloads no schedule sends in these tests.
@@ -84,7 +90,8 @@ struct PolicyEndToEndTests {
             Libvirt.remove(domain)
             api.remove()
             compute.remove()
-            _ = try? DockerCLI.run(["rm", "-f", placement, libvirt])
+            placement.remove()
+            _ = try? DockerCLI.run(["rm", "-f", libvirt])
         }
     }
 
@@ -129,7 +136,7 @@ struct PolicyEndToEndTests {
             }
             #expect(try cloud.api.status == "exited")
             #expect(try Libvirt.state(cloud.domain) == "paused (unknown)")
-            #expect(!cloud.novaManageCalls().contains { $0.contains("--delete") || $0 == "placement heal_allocations --verbose" })
+            #expect(try cloud.placementUnchanged())
             #expect(try cloud.compute.startedAt == computeStarted)
             let decision = mode == .dryRun ? "dry_run" : "paused"
             let held = try runProgram("autoheal", ["history", "--config", config])
@@ -152,24 +159,31 @@ struct PolicyEndToEndTests {
             }
             try await waitUntil("each handler to act", timeout: .seconds(90)) {
                 try cloud.publishRequests(config)
-                let calls = cloud.novaManageCalls()
                 return try cloud.api.status == "running" && (try Libvirt.state(cloud.domain)).hasPrefix("running")
-                    && calls.contains("placement audit --delete --verbose") && calls.contains("placement heal_allocations --verbose")
+                    && cloud.placementHealed()
             }
             try await waitUntil("nova_compute's restart after the wake-up", timeout: .seconds(30)) {
                 try cloud.compute.startedAt != computeStarted
             }
-            let done = try runProgram("autoheal", ["history", "--config", config]).output
-            for (target, action) in [
+            // Each action is journaled as soon as it returns: wait for the rows, then look at them.
+            let expected = [
                 (cloud.api.name, "start"), ("domain:\(cloud.domain)", "resume"), ("delete_orphans", "audit --delete"),
                 ("heal_allocations", "heal_allocations"), (cloud.compute.name, "restart"),
-            ] {
-                #expect(done.split(separator: "\n").contains { $0.contains("/\(target) ") && $0.contains("decision=act action=\(action) result=ok") },
-                        "\(target) \(action) in:\n\(done)")
+            ]
+            func journaled(_ history: String, _ target: String, _ action: String) -> Bool {
+                history.split(separator: "\n").contains { $0.contains("/\(target) ") && $0.contains("decision=act action=\(action) result=ok") }
+            }
+            var done = ""
+            try? await waitUntil("every action in the journal", timeout: .seconds(20)) {
+                done = try runProgram("autoheal", ["history", "--config", config]).output
+                return expected.allSatisfy { journaled(done, $0.0, $0.1) }
+            }
+            for (target, action) in expected {
+                #expect(journaled(done, target, action), "\(target) \(action) in:\n\(done)\ncontrol log:\n\(Self.read(cloud.controlLog).suffix(4000))")
             }
             // Placement runs are journaled with the consumers and instances they touched.
-            #expect(done.contains("/consumer:6f1c2b7e-9a7d-4c61-a2b9-0c7a3e5d9b10 seen=orphaned decision=changed action=audit --delete"))
-            #expect(done.contains("/instance:5c2d8e1f-7a3b-4c9d-8e0f-1a2b3c4d5e6f seen=no allocations decision=changed"))
+            #expect(done.contains("/consumer:\(cloud.orphan.consumer) seen=orphaned decision=changed action=audit --delete"))
+            #expect(done.contains("/instance:\(cloud.server.instance) seen=no allocations decision=changed"))
             #expect(try await engine.terminate() == 0)
             #expect(try await monitor.terminate() == 0)
         }
