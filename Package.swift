@@ -46,6 +46,9 @@ let package = Package(
             name: "DockerAPI",
             dependencies: ["HTTP", "AutoHealCore", .product(name: "CoreMetrics", package: "swift-metrics")]),
 
+        // The Nova API (token or Keystone v3), on HTTP.
+        .target(name: "NovaAPI", dependencies: ["HTTP", "AutoHealCore"]),
+
         // The decision journal: SQLite through GRDB.
         .target(
             name: "Journal",
@@ -55,18 +58,20 @@ let package = Package(
         // budget, rolling slots, journal, metrics, notifications, requeue).
         .target(
             name: "Policy",
-            dependencies: ["DockerAPI", "HTTP", "AutoHealCore", "Journal", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "DockerAPI", "NovaAPI", "HTTP", "AutoHealCore", "Journal", .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Handlers: what each payload does. They observe through the Docker API and act only
         // through the policy executor. Never the broker.
-        .target(name: "Handlers", dependencies: ["Policy", "DockerAPI", "AutoHealCore", "Journal"]),
+        .target(name: "Handlers", dependencies: ["Policy", "DockerAPI", "NovaAPI", "AutoHealCore", "Journal"]),
 
         // Services.
         .target(name: "Messaging", dependencies: ["AMQP", "AutoHealCore"]),
         .target(
             name: "Engine",
             dependencies: [
-                "Messaging", "Handlers", "Policy", "DockerAPI", "Journal",
+                "Messaging", "Handlers", "Policy", "DockerAPI", "NovaAPI", "Journal",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
@@ -120,19 +125,20 @@ let package = Package(
         .target(
             name: "AutoHealTestSupport",
             dependencies: [
-                "HTTP", "AMQP", "AutoHealCore", "DockerAPI", "Policy", "Handlers", "Journal",
+                "HTTP", "AMQP", "AutoHealCore", "DockerAPI", "NovaAPI", "Policy", "Handlers", "Journal",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
         // Fast: the policy and every handler against an in-memory runtime, in milliseconds.
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Handlers", "Journal", "DockerAPI", "AutoHealTestSupport"]),
+        .testTarget(
+            name: "PolicyTests", dependencies: ["Policy", "Handlers", "Journal", "DockerAPI", "NovaAPI", "AutoHealTestSupport"]),
         .testTarget(
             name: "HandlersTests", dependencies: ["Handlers", "Policy", "DockerAPI", "Journal", "AutoHealTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "Policy", "Journal", "AutoHealTestSupport",
+                "Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "NovaAPI", "Policy", "Journal", "AutoHealTestSupport",
             ]),
         .testTarget(
             name: "EndToEndTests",

@@ -145,6 +145,68 @@ public struct AutoHealConfig: Sendable {
         public var rollingWaitSeconds: Int
     }
 
+    /// `[nova]`: how the engine reaches the Nova API (compute_host_failure): a Keystone v3
+    /// password login, or a fixed token and endpoint (a cloud without Keystone, the lab).
+    public struct Nova: Sendable {
+        public enum Auth: Sendable, Equatable {
+            /// `auth = token`: `token` sent as X-Auth-Token to `endpoint`.
+            case token(String)
+            /// `auth = password`: Keystone v3 at `authURL`; the compute endpoint from the catalog
+            /// (or `endpoint`, when set).
+            case password(Keystone)
+        }
+
+        public struct Keystone: Sendable, Equatable {
+            public var authURL: String
+            public var username: String
+            /// Never printed.
+            public var password: String
+            public var userDomainName: String
+            public var projectName: String
+            public var projectDomainName: String
+            public var regionName: String?
+            /// public, internal or admin.
+            public var interface: String
+        }
+
+        public var auth: Auth
+        /// The compute endpoint (`…/v2.1`); for password auth, nil takes it from the catalog.
+        public var endpoint: String?
+        /// CA of the Nova and Keystone endpoints (https); nil uses the system's store. Always verified.
+        public var caFile: String?
+        public var timeoutSeconds: Int
+    }
+
+    /// `[host_failure]`: when a compute host counts as down, and what is done then.
+    public struct HostFailure: Sendable {
+        public enum Fence: Sendable, Equatable {
+            /// `fence = none`: evacuate without fencing (the operator's explicit choice).
+            case none
+            /// A command run by the engine, the host's name appended (or put where `{host}` is).
+            case command([String])
+        }
+
+        public var hostDownAfterSeconds: Int
+        public var maxHostsDown: Int
+        public var maxHostsDownPercent: Int
+        /// nil: not configured, so nothing is evacuated (an ERROR says so).
+        public var fence: Fence?
+        public var fenceTimeoutSeconds: Int
+        public var maxParallelEvacuations: Int
+        public var evacuationTimeoutSeconds: Int
+        /// Hosts evacuated at once.
+        public var hostsAtOnce: Int
+        /// Instances with this metadata key set to this value are not evacuated.
+        public var optOut: (key: String, value: String)
+        /// When a fenced host answers again, clear forced_down (default: leave it to a person).
+        public var unsetForcedDown: Bool
+
+        /// The most hosts that may look down at once before the healer suspects it is the one cut off.
+        public func limit(hosts: Int) -> Int {
+            min(maxHostsDown, Int((Double(hosts) * Double(maxHostsDownPercent) / 100).rounded(.down)))
+        }
+    }
+
     /// `[notify]`.
     public struct Notify: Sendable {
         /// POSTed a JSON body with a `text` field (Slack/Mattermost style); nil for none.
@@ -170,6 +232,9 @@ public struct AutoHealConfig: Sendable {
     public var libvirt: Libvirt
     public var policy: Policy
     public var notify: Notify
+    /// nil when `[nova]` is not configured (compute_host_failure is then off).
+    public var nova: Nova?
+    public var hostFailure: HostFailure
     public var metrics: Metrics
     public var logging: LoggingSettings
     /// `[rabbitmq] allow_insecure_config`: accept a password in a file others can read.
@@ -182,15 +247,18 @@ public struct AutoHealConfig: Sendable {
         .compute: ["nova_compute", "nova_libvirt"],
     ]
     public static let defaultSchedule: [Payload: Int] = [
-        .containerAutoHeal: 60, .allocationHeal: 3600, .libvirtSuspendWakeup: 300,
+        .containerAutoHeal: 60, .allocationHeal: 3600, .libvirtSuspendWakeup: 300, .computeHostFailure: 30,
     ]
 
     static let knownSections = [
-        "rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "notify", "metrics", "logging",
+        "rabbitmq", "hosts", "containers", "schedule", "engine", "placement", "libvirt", "policy", "notify", "nova",
+        "host_failure", "metrics", "logging",
     ]
 
     /// The environment variable that, when set, holds the RabbitMQ password.
     public static let passwordEnvironmentVariable = "AUTOHEAL_RABBITMQ_PASSWORD"
+    /// The environment variable that, when set, holds the Nova (Keystone) password.
+    public static let novaPasswordEnvironmentVariable = "AUTOHEAL_NOVA_PASSWORD"
 
     /// Reads and validates the config at `path`.
     ///
@@ -327,13 +395,18 @@ public struct AutoHealConfig: Sendable {
             let (items, entry) = r.list("hosts", key, default: [])
             var hosts: [Host] = []
             for item in items {
-                guard let address = DockerHostAddress(parsing: item, defaultPort: dockerPort) else {
-                    throw r.error("hosts", entry!, "\"\(item)\" is not a host, host:port or unix:///path")
+                // NAME=ADDRESS names a host as Nova knows it (its nova-compute `host`), with its
+                // Docker API elsewhere; a plain ADDRESS is its own name.
+                let (name, addressText) = item.split(separator: "=", maxSplits: 1).count == 2
+                    ? (String(item.prefix(while: { $0 != "=" })), String(item.drop(while: { $0 != "=" }).dropFirst()))
+                    : (item, item)
+                guard let address = DockerHostAddress(parsing: addressText, defaultPort: dockerPort), !name.isEmpty else {
+                    throw r.error("hosts", entry!, "\"\(item)\" is not a host, host:port, unix:///path or NAME=ADDRESS")
                 }
-                if hosts.contains(where: { $0.name == item }) {
-                    throw r.error("hosts", entry!, "\"\(item)\" is listed twice")
+                if hosts.contains(where: { $0.name == name }) {
+                    throw r.error("hosts", entry!, "\"\(name)\" is listed twice")
                 }
-                hosts.append(Host(name: item, docker: address))
+                hosts.append(Host(name: name, docker: address))
             }
             return hosts
         }
@@ -369,7 +442,7 @@ public struct AutoHealConfig: Sendable {
         }
 
         // [schedule]
-        var schedule: [Payload: Int] = [:]
+        var schedule: [Payload: Int] = [:]  // compute_host_failure is turned off below without [nova]
         for payload in Payload.allCases {
             schedule[payload] = try r.integer(
                 "schedule", payload.rawValue, default: defaultSchedule[payload]!, range: 0...86_400 * 7,
@@ -434,6 +507,97 @@ public struct AutoHealConfig: Sendable {
             notify.webhookURL = e.value
         }
 
+        // [nova]
+        var nova: Nova? = nil
+        let authText = r.string("nova", "auth", default: "").lowercased()
+        let novaEndpoint = r.string("nova", "endpoint", default: "").nilIfEmpty
+        if let e = r.rawEntry("nova", "endpoint"), let url = novaEndpoint, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw r.error("nova", e, "expected an http:// or https:// URL, got \"\(url)\"")
+        }
+        let novaCA = r.string("nova", "ca_file", default: "").nilIfEmpty
+        if let ca = novaCA, !FileManager.default.isReadableFile(atPath: ca) {
+            throw r.error("nova", r.rawEntry("nova", "ca_file")!, "cannot read \"\(ca)\"")
+        }
+        let novaTimeout = try r.integer("nova", "timeout", default: 30, range: 1...600, unit: "whole seconds")
+        switch authText.isEmpty ? (r.rawEntry("nova", "auth_url") != nil ? "password" : (novaEndpoint != nil ? "token" : "")) : authText {
+        case "":
+            break
+        case "token":
+            guard let endpoint = novaEndpoint else {
+                throw r.error("nova", r.rawEntry("nova", "auth") ?? r.rawEntry("nova", "token")!, "auth = token needs endpoint (the compute API, …/v2.1)")
+            }
+            nova = Nova(auth: .token(r.string("nova", "token", default: "admin")), endpoint: endpoint, caFile: novaCA, timeoutSeconds: novaTimeout)
+        case "password":
+            guard let authEntry = r.rawEntry("nova", "auth_url"), !authEntry.value.isEmpty else {
+                throw r.error("nova", r.rawEntry("nova", "auth")!, "auth = password needs auth_url (Keystone, e.g. https://keystone:5000/v3)")
+            }
+            var password = r.string("nova", "password", default: "")
+            if let e = r.rawEntry("nova", "password_file"), !e.value.isEmpty {
+                do {
+                    password = String(try String(contentsOfFile: e.value, encoding: .utf8)
+                        .split(separator: "\n", omittingEmptySubsequences: false).first ?? "").trimmingWhitespace()
+                } catch {
+                    throw r.error("nova", e, "cannot read the password file \"\(e.value)\": \(error.localizedDescription)")
+                }
+                if !allowInsecure { try refuseIfShared(e.value, what: "is the Nova password file") }
+            } else if r.rawEntry("nova", "password") != nil, !allowInsecure {
+                try refuseIfShared(path, what: "holds the Nova password")
+            }
+            if let fromEnvironment = environment[novaPasswordEnvironmentVariable], !fromEnvironment.isEmpty { password = fromEnvironment }
+            let interface = r.string("nova", "interface", default: "internal").lowercased()
+            guard ["public", "internal", "admin"].contains(interface) else {
+                throw r.error("nova", r.rawEntry("nova", "interface")!, "expected public, internal or admin, got \"\(interface)\"")
+            }
+            nova = Nova(
+                auth: .password(Nova.Keystone(
+                    authURL: authEntry.value, username: r.string("nova", "username", default: "admin"), password: password,
+                    userDomainName: r.string("nova", "user_domain_name", default: "Default"),
+                    projectName: r.string("nova", "project_name", default: "admin"),
+                    projectDomainName: r.string("nova", "project_domain_name", default: "Default"),
+                    regionName: r.string("nova", "region_name", default: "").nilIfEmpty, interface: interface)),
+                endpoint: novaEndpoint, caFile: novaCA, timeoutSeconds: novaTimeout)
+        case let other:
+            throw r.error("nova", r.rawEntry("nova", "auth")!, "expected token or password, got \"\(other)\"")
+        }
+        if nova == nil {
+            // Without [nova] there is nothing to confirm a host failure with: the check is off.
+            if let e = r.rawEntry("schedule", Payload.computeHostFailure.rawValue), (Int(e.value) ?? 0) > 0 {
+                throw r.error("schedule", e, "compute_host_failure needs [nova] (endpoint and token, or auth_url and a password)")
+            }
+            schedule[.computeHostFailure] = 0
+        }
+
+        // [host_failure]
+        var fence: HostFailure.Fence? = nil
+        if let e = r.rawEntry("host_failure", "fence"), !e.value.isEmpty {
+            if e.value.lowercased() == "none" {
+                fence = HostFailure.Fence.none
+            } else {
+                guard let words = ShellWords.split(e.value), let program = words.first else {
+                    throw r.error("host_failure", e, "cannot read the command (unbalanced quotes?): \(e.value)")
+                }
+                if program.hasPrefix("/"), !FileManager.default.isExecutableFile(atPath: program) {
+                    throw r.error("host_failure", e, "\(program) is not an executable file")
+                }
+                fence = .command(words)
+            }
+        }
+        let optOutText = r.string("host_failure", "opt_out_metadata", default: "autoheal_evacuate=false")
+        guard let equals = optOutText.firstIndex(of: "="), equals != optOutText.startIndex else {
+            throw r.error("host_failure", r.rawEntry("host_failure", "opt_out_metadata")!, "expected KEY=VALUE, got \"\(optOutText)\"")
+        }
+        let hostFailure = HostFailure(
+            hostDownAfterSeconds: try r.integer("host_failure", "host_down_after", default: 180, range: 0...86_400, unit: "whole seconds"),
+            maxHostsDown: try r.integer("host_failure", "max_hosts_down", default: 1, range: 0...10_000, unit: "a count"),
+            maxHostsDownPercent: try r.integer("host_failure", "max_hosts_down_percent", default: 50, range: 0...100, unit: "a percentage"),
+            fence: fence,
+            fenceTimeoutSeconds: try r.integer("host_failure", "fence_timeout", default: 60, range: 1...3600, unit: "whole seconds"),
+            maxParallelEvacuations: try r.integer("host_failure", "max_parallel_evacuations", default: 4, range: 1...100, unit: "a count"),
+            evacuationTimeoutSeconds: try r.integer("host_failure", "evacuation_timeout", default: 600, range: 10...86_400, unit: "whole seconds"),
+            hostsAtOnce: try r.integer("host_failure", "hosts_at_once", default: 1, range: 1...100, unit: "a count"),
+            optOut: (String(optOutText[..<equals]), String(optOutText[optOutText.index(after: equals)...])),
+            unsetForcedDown: try r.boolean("host_failure", "unset_forced_down", default: false))
+
         // [metrics]
         func listenAddress(_ key: String, default value: String) throws(ConfigError) -> BrokerAddress? {
             let text = r.string("metrics", key, default: value)
@@ -459,7 +623,8 @@ public struct AutoHealConfig: Sendable {
 
         return AutoHealConfig(
             path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule, watchEvents: watchEvents,
-            engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify, metrics: metrics,
+            engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify, nova: nova,
+            hostFailure: hostFailure, metrics: metrics,
             logging: LoggingSettings(directory: directory, level: level), allowInsecureConfig: allowInsecure,
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
     }
@@ -551,6 +716,39 @@ public struct AutoHealConfig: Sendable {
             "rolling_wait = \(policy.rollingWaitSeconds)",
             "", "[notify]",
             "webhook_url = \(notify.webhookURL.map(Self.maskedURL) ?? "")",
+            "", "[nova]",
+        ]
+        switch nova?.auth {
+        case nil: lines.append("# not configured: compute_host_failure is off")
+        case .token?: lines += ["auth = token", "token = ********"]
+        case .password(let k)?:
+            lines += [
+                "auth = password", "auth_url = \(k.authURL)", "username = \(k.username)", "password = ********",
+                "user_domain_name = \(k.userDomainName)", "project_name = \(k.projectName)",
+                "project_domain_name = \(k.projectDomainName)", "region_name = \(k.regionName ?? "")", "interface = \(k.interface)",
+            ]
+        }
+        if let nova {
+            lines += ["endpoint = \(nova.endpoint ?? "")", "ca_file = \(nova.caFile ?? "")", "timeout = \(nova.timeoutSeconds)"]
+        }
+        let fenceText: String
+        switch hostFailure.fence {
+        case nil: fenceText = "# not configured: nothing is evacuated"
+        case .none?: fenceText = "none"
+        case .command(let words)?: fenceText = words.joined(separator: " ")
+        }
+        lines += [
+            "", "[host_failure]",
+            "host_down_after = \(hostFailure.hostDownAfterSeconds)",
+            "max_hosts_down = \(hostFailure.maxHostsDown)",
+            "max_hosts_down_percent = \(hostFailure.maxHostsDownPercent)",
+            "fence = \(fenceText)",
+            "fence_timeout = \(hostFailure.fenceTimeoutSeconds)",
+            "max_parallel_evacuations = \(hostFailure.maxParallelEvacuations)",
+            "evacuation_timeout = \(hostFailure.evacuationTimeoutSeconds)",
+            "hosts_at_once = \(hostFailure.hostsAtOnce)",
+            "opt_out_metadata = \(hostFailure.optOut.key)=\(hostFailure.optOut.value)",
+            "unset_forced_down = \(hostFailure.unsetForcedDown)",
             "", "[metrics]",
             "engine_listen = \(metrics.engineListen?.description ?? "")",
             "monitor_listen = \(metrics.monitorListen?.description ?? "")",

@@ -48,8 +48,10 @@ publish_backlog = 1000
 
 [hosts]
 # Docker hosts, comma lists. An entry is a host (Docker on docker_port), host:port,
-# or unix:///path/to/docker.sock for a local engine.
+# or unix:///path/to/docker.sock for a local engine; NAME=ADDRESS names the host as Nova
+# does (its nova-compute `host`) when Docker is reached by another address.
 # Example: control_hosts = 10.0.0.11, 10.0.0.12, 10.0.0.13
+#          compute_hosts = compute-1=10.0.1.21, compute-2=10.0.1.22
 control_hosts = 127.0.0.1
 compute_hosts = 127.0.0.1
 # Virtual IP of the control plane (where allocation_heal runs nova-manage).
@@ -81,6 +83,9 @@ compute = nova_compute, nova_libvirt
 container_auto_heal = 60
 allocation_heal = 3600
 libvirt_suspend_wakeup = 300
+# Look for failed compute hosts (Docker API and Nova both say down: fence, evacuate): every 30
+# seconds once [nova] is set, off without it.
+#compute_host_failure = 30
 # Follow each host's Docker events (container die, oom, health_status, pause) and ask for a heal of
 # that one container the moment it happens; the periodic container_auto_heal sweep stays as
 # the safety net for anything a broken event stream missed.
@@ -163,6 +168,56 @@ pause_file =
 # quarantined and when it recovers. Empty: no notifications. A failing webhook never
 # blocks healing.
 webhook_url =
+
+[nova]
+# The Nova API, for compute_host_failure. Either a Keystone v3 password login:
+#   auth = password
+#   auth_url = https://keystone.example:5000/v3
+#   username = autoheal
+#   password_file = /etc/autoheal/nova-password   (mode 600; or password =, or AUTOHEAL_NOVA_PASSWORD)
+#   user_domain_name = Default
+#   project_name = admin
+#   project_domain_name = Default
+#   region_name = RegionOne
+#   interface = internal                          (public, internal or admin: which catalog endpoint)
+# or, for a cloud without Keystone, a fixed token and endpoint:
+#   auth = token
+#   token = admin
+#   endpoint = http://127.0.0.1:8774/v2.1
+# The compute endpoint; with auth = password it overrides the catalog's.
+#endpoint =
+# CA of the Nova and Keystone endpoints when they use https (always verified).
+#ca_file =
+# Seconds for one Nova or Keystone call.
+timeout = 30
+
+[host_failure]
+# A compute host is down only when its Docker API does not answer AND Nova reports its
+# nova-compute service down, both for at least this many seconds. 180: well past Nova's own
+# service_down_time (60 s) and a dockerd restart, so one missed heartbeat or a brief network
+# blip never powers a host off. One side alone is a warning and a notification.
+host_down_after = 180
+# When more compute hosts than this look down at once (either side), the healer takes itself
+# for the one cut off and evacuates nothing; the smaller of the count and the percentage of
+# the compute hosts applies.
+max_hosts_down = 1
+max_hosts_down_percent = 50
+# Fencing before evacuation, so a server never runs twice: a command the engine runs with the
+# host's name as last argument (or where {host} is), which must exit 0 within fence_timeout,
+# for example:  /usr/bin/ipmitool -I lanplus -H {host}-ipmi -U admin -f /etc/autoheal/ipmi-pass chassis power off
+# Not set: nothing is evacuated (an ERROR and a notification say so). fence = none evacuates
+# without fencing: choose it only where something else fences.
+#fence =
+fence_timeout = 60
+# Servers evacuated at once, and how long each may take to be ACTIVE on another host.
+max_parallel_evacuations = 4
+evacuation_timeout = 600
+# Hosts evacuated at once.
+hosts_at_once = 1
+# Servers with this metadata are left where they are.
+opt_out_metadata = autoheal_evacuate=false
+# When a fenced host answers again, clear forced_down (default: tell a person and leave it).
+unset_forced_down = false
 
 [metrics]
 # Where each daemon serves Prometheus /metrics and /healthz (200 while its broker connection

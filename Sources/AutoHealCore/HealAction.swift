@@ -17,6 +17,14 @@ public struct HealAction: Sendable, Equatable {
         case deleteOrphanedAllocations
         /// `nova-manage placement heal_allocations --verbose` in the `[placement] container`.
         case healMissingAllocations
+        /// `[host_failure] fence`: the configured command, for the action's host.
+        case fence
+        /// `PUT /os-services/{id}` with `forced_down: true` (Nova API 2.53).
+        case forceDown(serviceID: String)
+        /// `PUT /os-services/{id}` with `forced_down: false`.
+        case unsetForcedDown(serviceID: String)
+        /// `POST /servers/{id}/action` `{"evacuate": {}}`: rebuild the server on another host.
+        case evacuate(server: String)
 
         /// The short name logs, metrics and the journal use.
         public var description: String {
@@ -28,6 +36,10 @@ public struct HealAction: Sendable, Equatable {
             case .wakeDomain: "dompmwakeup"
             case .deleteOrphanedAllocations: "audit --delete"
             case .healMissingAllocations: "heal_allocations"
+            case .fence: "fence"
+            case .forceDown: "force_down"
+            case .unsetForcedDown: "unset_forced_down"
+            case .evacuate: "evacuate"
             }
         }
 
@@ -41,6 +53,10 @@ public struct HealAction: Sendable, Equatable {
             case .wakeDomain: "wake the domain (dompmwakeup)"
             case .deleteOrphanedAllocations: "delete orphaned allocations (nova-manage placement audit --delete)"
             case .healMissingAllocations: "create missing allocations (nova-manage placement heal_allocations)"
+            case .fence: "fence the host ([host_failure] fence)"
+            case .forceDown: "force the host's nova-compute service down"
+            case .unsetForcedDown: "clear forced_down of the host's nova-compute service"
+            case .evacuate(let server): "evacuate server \(server)"
             }
         }
     }
@@ -61,6 +77,8 @@ public struct HealAction: Sendable, Equatable {
     /// Rolling: at most `max_parallel_per_service` hosts act on one service at once. nil:
     /// only the global `max_parallel_actions` applies.
     public var service: String?
+    /// How many actions on `service` may run at once, when not `max_parallel_per_service`.
+    public var serviceLimit: Int?
     /// The request that looks at the target again once its back-off ends; nil leaves it to
     /// the next periodic run.
     public var recheck: Envelope?
@@ -69,8 +87,9 @@ public struct HealAction: Sendable, Equatable {
 
     public init(
         handler: Payload, kind: Kind, host: String, container: String, target: TargetKey, seen: String, reason: String,
-        service: String? = nil, recheck: Envelope? = nil, doneMessage: String
+        service: String? = nil, serviceLimit: Int? = nil, recheck: Envelope? = nil, doneMessage: String
     ) {
+        self.serviceLimit = serviceLimit
         self.handler = handler
         self.kind = kind
         self.host = host

@@ -21,8 +21,8 @@ extension AutoHealConfig {
             guard let uuid = target.domainUUID, TargetKey.isUUID(uuid) else {
                 return "a libvirt_suspend_wakeup target is domain:UUID, got \"\(Envelope.excerpt(target.container))\""
             }
-        case .allocationHeal:
-            return "allocation_heal takes no target"
+        case .allocationHeal, .computeHostFailure:
+            return "\(request.payload.rawValue) takes no target"
         }
         return nil
     }

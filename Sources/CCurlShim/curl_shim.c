@@ -28,6 +28,12 @@ CURLcode cah_curl_set_write(CURL *easy, cah_curl_write_fn fn, void *userdata) {
     return curl_easy_setopt(easy, CURLOPT_WRITEDATA, userdata);
 }
 
+CURLcode cah_curl_set_header_fn(CURL *easy, cah_curl_write_fn fn, void *userdata) {
+    CURLcode rc = curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, fn);
+    if (rc != CURLE_OK) return rc;
+    return curl_easy_setopt(easy, CURLOPT_HEADERDATA, userdata);
+}
+
 long cah_curl_response_code(CURL *easy) {
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);

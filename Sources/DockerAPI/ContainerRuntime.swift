@@ -6,6 +6,8 @@
 public protocol ContainerRuntime: Sendable {
     /// The host as written in the config.
     var host: String { get }
+    /// Whether the engine answers at all (`GET /version`).
+    func ping() async throws(DockerError)
     func inspectContainer(_ name: String) async throws(DockerError) -> ContainerDetails
     func startContainer(_ name: String) async throws(DockerError)
     func unpauseContainer(_ name: String) async throws(DockerError)
@@ -22,6 +24,8 @@ public protocol ContainerRuntimes: Sendable {
 }
 
 extension DockerClient: ContainerRuntime {
+    public func ping() async throws(DockerError) { _ = try await version() }
+
     public func exec(_ container: String, command: [String], timeout: Duration) async throws(DockerError) -> ExecResult {
         try await exec(container, command: command, timeout: timeout, maxOutputBytes: 4 << 20)
     }

@@ -211,6 +211,8 @@ final class Transfer {
     fileprivate var received: [UInt8] = []
     fileprivate let limit: Int
     fileprivate var overflowed = false
+    fileprivate let keepHeaders: Set<String>
+    fileprivate var headers: [String: String] = [:]
     private let url: String
     let isStreaming: Bool
     /// curl's detailed message for a failed transfer (CURLOPT_ERRORBUFFER).
@@ -224,6 +226,7 @@ final class Transfer {
         if case .streaming = sink { isStreaming = true } else { isStreaming = false }
         self.limit = request.maxResponseBytes
         self.url = request.url
+        self.keepHeaders = request.keepHeaders
 
         cah_curl_set_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
         errorBuffer.initialize(to: 0)
@@ -281,6 +284,20 @@ final class Transfer {
             }
             return n
         }, Unmanaged.passUnretained(self).toOpaque())
+        if !keepHeaders.isEmpty {
+            cah_curl_set_header_fn(easy, { data, size, count, user in
+                let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                let n = size * count
+                let line = data!.withMemoryRebound(to: UInt8.self, capacity: n) { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) }
+                if let colon = line.firstIndex(of: ":") {
+                    let name = line[..<colon].lowercased()
+                    if transfer.keepHeaders.contains(name) {
+                        transfer.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
+                }
+                return n
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
     }
 
     func finish(code: CURLcode) {
@@ -295,7 +312,7 @@ final class Transfer {
                 sink = nil
                 return
             }
-            finish(.success(HTTPResponse(status: status, body: received)))
+            finish(.success(HTTPResponse(status: status, body: received, headers: headers)))
             return
         }
         if overflowed {

@@ -14,12 +14,15 @@ public struct HTTPRequest: Sendable {
     public var maxResponseBytes: Int
     /// TLS client settings for https URLs; nil uses the system's CA store and no client certificate.
     public var tls: HTTPTLSSettings?
+    /// Response headers to keep (names in lower case, e.g. `x-subject-token`); others are dropped.
+    public var keepHeaders: Set<String>
 
     public init(
         method: String = "GET", url: String, unixSocketPath: String? = nil, headers: [(String, String)] = [],
         body: [UInt8]? = nil, timeout: Duration = .seconds(10), connectTimeout: Duration = .seconds(3),
-        maxResponseBytes: Int = 8 << 20, tls: HTTPTLSSettings? = nil
+        maxResponseBytes: Int = 8 << 20, tls: HTTPTLSSettings? = nil, keepHeaders: Set<String> = []
     ) {
+        self.keepHeaders = keepHeaders
         self.method = method
         self.url = url
         self.unixSocketPath = unixSocketPath
@@ -50,10 +53,13 @@ public struct HTTPTLSSettings: Sendable, Hashable {
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
+    /// The headers the request asked to keep (``HTTPRequest/keepHeaders``), by lower-case name.
+    public var headers: [String: String]
 
-    public init(status: Int, body: [UInt8]) {
+    public init(status: Int, body: [UInt8], headers: [String: String] = [:]) {
         self.status = status
         self.body = body
+        self.headers = headers
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }

@@ -5,6 +5,8 @@ actor ActionSlots {
     private let perService: Int
     private let total: Int
     private var inUse: [String: Int] = [:]
+    /// Services with a limit of their own (an action's `serviceLimit`).
+    private var limits: [String: Int] = [:]
     private var inUseTotal = 0
     private var waiters: [(service: String?, continuation: CheckedContinuation<Void, Never>)] = []
 
@@ -14,11 +16,12 @@ actor ActionSlots {
     }
 
     private func fits(_ service: String?) -> Bool {
-        inUseTotal < total && service.map { inUse[$0, default: 0] < perService } ?? true
+        inUseTotal < total && service.map { inUse[$0, default: 0] < limits[$0, default: perService] } ?? true
     }
 
-    /// Waits for a slot; returns true if it had to wait.
-    func acquire(_ service: String?) async -> Bool {
+    /// Waits for a slot; returns true if it had to wait. `limit` replaces `perService` for this service.
+    func acquire(_ service: String?, limit: Int? = nil) async -> Bool {
+        if let service, let limit { limits[service] = max(limit, 1) }
         if fits(service) && !waiters.contains(where: { $0.service == service }) {
             take(service)
             return false

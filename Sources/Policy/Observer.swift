@@ -1,5 +1,6 @@
 import AutoHealCore
 import DockerAPI
+import NovaAPI
 
 /// What a handler may do to look at the cloud: read a container's state, and run a command
 /// that only reads (``Probe``). Nothing that changes the cloud goes through here: handlers ask
@@ -7,10 +8,41 @@ import DockerAPI
 public struct Observer: Sendable {
     private let runtimes: any ContainerRuntimes
     private let config: AutoHealConfig
+    private let nova: (any NovaCompute)?
 
-    public init(config: AutoHealConfig, runtimes: any ContainerRuntimes) {
+    public init(config: AutoHealConfig, runtimes: any ContainerRuntimes, nova: (any NovaCompute)? = nil) {
         self.config = config
         self.runtimes = runtimes
+        self.nova = nova
+    }
+
+    /// Whether the host's Docker API answers now.
+    public func dockerAnswers(_ host: String) async -> Bool {
+        guard let runtime = runtimes.runtime(forHost: host) else { return false }
+        do {
+            try await runtime.ping()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Whether the Nova API is configured.
+    public var hasNova: Bool { nova != nil }
+
+    /// The nova-compute services Nova knows.
+    public func computeServices() async throws(NovaError) -> [NovaService] {
+        try await novaAPI().services(binary: "nova-compute")
+    }
+
+    /// The servers Nova places on a host.
+    public func servers(onHost host: String) async throws(NovaError) -> [NovaServer] { try await novaAPI().servers(onHost: host) }
+
+    public func server(_ id: String) async throws(NovaError) -> NovaServer { try await novaAPI().server(id) }
+
+    private func novaAPI() throws(NovaError) -> any NovaCompute {
+        guard let nova else { throw .authentication("no [nova] section in the config") }
+        return nova
     }
 
     /// A command that reads and changes nothing, with the container it runs in.

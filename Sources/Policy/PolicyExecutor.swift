@@ -3,6 +3,7 @@ import DockerAPI
 import Foundation
 import Journal
 import Logging
+import NovaAPI
 
 /// The one place every action of every handler goes through, so that the healer never makes
 /// an outage worse whichever handler asks.
@@ -31,6 +32,8 @@ import Logging
 public final class PolicyExecutor: Sendable {
     private let config: AutoHealConfig
     private let runtimes: any ContainerRuntimes
+    private let nova: (any NovaCompute)?
+    private let fencer: any FenceRunner
     private let state: PolicyState
     private let slots: ActionSlots
     private let journal: DecisionJournal?
@@ -47,13 +50,18 @@ public final class PolicyExecutor: Sendable {
     ///   - publisher: where budget changes and checkpoints go; nil keeps them local (tests).
     ///   - readsSharedState: false for an executor with no broker behind it (tests, the
     ///     benchmark): it does not wait for the shared state before its first action.
+    ///   - nova: the Nova API, for forcing a service down and evacuating (nil: no such action).
+    ///   - fencer: runs `[host_failure] fence`.
     public init(
-        config: AutoHealConfig, runtimes: any ContainerRuntimes, identity: String, journal: DecisionJournal? = nil,
+        config: AutoHealConfig, runtimes: any ContainerRuntimes, nova: (any NovaCompute)? = nil,
+        fencer: any FenceRunner = ProcessFenceRunner(), identity: String, journal: DecisionJournal? = nil,
         notifier: any Notifier = SilentNotifier(), requeuer: any Requeuer = NoRequeue(), publisher: (any StatePublisher)? = nil,
         readsSharedState: Bool = true, checkpointEvery: Int = 10_000, logger: Logger
     ) {
         self.config = config
         self.runtimes = runtimes
+        self.nova = nova
+        self.fencer = fencer
         self.journal = journal
         self.notifier = notifier
         self.requeuer = requeuer
@@ -124,7 +132,7 @@ public final class PolicyExecutor: Sendable {
         // 4. Rolling slots.
         if let held = await heldRefusal(action, logger: logger) { return held }
         if let service = action.service { await state.addPending(service) }
-        let waited = await slots.acquire(action.service)
+        let waited = await slots.acquire(action.service, limit: action.serviceLimit)
         if let service = action.service { await state.removePending(service) }
         let outcome = await performHoldingSlot(action, waited: waited, logger: logger, revalidate: revalidate, settled: settled)
         await slots.release(action.service)
@@ -207,28 +215,14 @@ public final class PolicyExecutor: Sendable {
         let started = clock.now
         var output: ExecResult? = nil
         var failure: String? = nil
-        if let runtime = runtimes.runtime(forHost: action.host) {
-            do {
-                switch action.kind {
-                case .start: try await runtime.startContainer(action.container)
-                case .unpause: try await runtime.unpauseContainer(action.container)
-                case .restart: try await runtime.restartContainer(action.container, stopTimeout: config.engine.stopTimeoutSeconds)
-                default:
-                    let (command, timeout, success) = execution(of: action.kind)
-                    logger[metadataKey: "command"] = "\(command.joined(separator: " "))"
-                    let result = try await runtime.exec(action.container, command: command, timeout: timeout)
-                    output = result
-                    logger[metadataKey: "exit_code"] = "\(result.exitCode)"
-                    if !success.contains(result.exitCode) {
-                        failure = "exit code \(result.exitCode)"
-                        logger[metadataKey: "stderr"] = "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))"
-                    }
-                }
-            } catch {
-                failure = "\(error)"
+        do {
+            output = try await execute(action, logger: &logger)
+            if let output, let success = execution(of: action.kind)?.success, !success.contains(output.exitCode) {
+                failure = "exit code \(output.exitCode)"
+                logger[metadataKey: "stderr"] = "\(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))"
             }
-        } else {
-            failure = "no Docker client for host \(action.host)"
+        } catch {
+            failure = "\(error)"
         }
         let duration = clock.now - started
         logger[metadataKey: "duration"] = "\(duration.logDescription)"
@@ -249,8 +243,52 @@ public final class PolicyExecutor: Sendable {
         return .done(output)
     }
 
-    /// The command line, deadline and successful exit codes of an action run by exec.
-    private func execution(of kind: HealAction.Kind) -> (command: [String], timeout: Duration, success: Set<Int>) {
+    /// Carries out an action on its host's runtime, the Nova API or the fence command; the
+    /// command's output for an action run by exec (or the fence command).
+    private func execute(_ action: HealAction, logger: inout Logger) async throws -> ExecResult? {
+        switch action.kind {
+        case .start, .unpause, .restart:
+            let runtime = try runtime(action.host)
+            switch action.kind {
+            case .start: try await runtime.startContainer(action.container)
+            case .unpause: try await runtime.unpauseContainer(action.container)
+            default: try await runtime.restartContainer(action.container, stopTimeout: config.engine.stopTimeoutSeconds)
+            }
+            return nil
+        case .resumeDomain, .wakeDomain, .deleteOrphanedAllocations, .healMissingAllocations:
+            let (command, timeout, _) = execution(of: action.kind)!
+            logger[metadataKey: "command"] = "\(command.joined(separator: " "))"
+            let result = try await runtime(action.host).exec(action.container, command: command, timeout: timeout)
+            logger[metadataKey: "exit_code"] = "\(result.exitCode)"
+            return result
+        case .fence:
+            guard case .command(let words)? = config.hostFailure.fence else {
+                throw ActionError("no fence command: [host_failure] fence is \(config.hostFailure.fence == nil ? "not set" : "none")")
+            }
+            let command = ProcessFenceRunner.command(words, host: action.host)
+            logger[metadataKey: "command"] = "\(command.joined(separator: " "))"
+            let result = await fencer.run(command, timeout: .seconds(config.hostFailure.fenceTimeoutSeconds))
+            if let failure = result.failure { throw ActionError("\(failure)\(result.output.isEmpty ? "" : "; output: \(result.output.suffix(500))")") }
+            logger[metadataKey: "exit_code"] = "\(result.exitCode ?? -1)"
+            return ExecResult(exitCode: Int(result.exitCode ?? -1), stdout: result.output, stderr: result.output)
+        case .forceDown(let id), .unsetForcedDown(let id):
+            guard let nova else { throw ActionError("no Nova API configured ([nova])") }
+            try await nova.setForcedDown(serviceID: id, action.kind == .forceDown(serviceID: id))
+            return nil
+        case .evacuate(let server):
+            guard let nova else { throw ActionError("no Nova API configured ([nova])") }
+            try await nova.evacuate(serverID: server)
+            return nil
+        }
+    }
+
+    private func runtime(_ host: String) throws -> any ContainerRuntime {
+        guard let runtime = runtimes.runtime(forHost: host) else { throw ActionError("no Docker client for host \(host)") }
+        return runtime
+    }
+
+    /// The command line, deadline and successful exit codes of an action run as a command.
+    private func execution(of kind: HealAction.Kind) -> (command: [String], timeout: Duration, success: Set<Int>)? {
         let libvirt = Duration.seconds(config.libvirt.commandTimeoutSeconds)
         let placement = Duration.seconds(config.placement.commandTimeoutSeconds)
         switch kind {
@@ -262,7 +300,9 @@ public final class PolicyExecutor: Sendable {
         case .healMissingAllocations:
             let skipPorts = config.placement.skipPortAllocations ? ["--skip-port-allocations"] : []
             return (["nova-manage", "placement", "heal_allocations", "--verbose"] + skipPorts, placement, [0, 1, 4])
-        case .start, .unpause, .restart: return ([], .zero, [])
+        // The fence must say it worked.
+        case .fence: return ([], .seconds(config.hostFailure.fenceTimeoutSeconds), [0])
+        case .start, .unpause, .restart, .forceDown, .unsetForcedDown, .evacuate: return nil
         }
     }
 
@@ -332,6 +372,9 @@ public final class PolicyExecutor: Sendable {
             logger.warning("cannot write the journal", metadata: ["error": "\(error)", "journal": "\(journal.path)"])
         }
     }
+
+    /// Tells a person what a handler found and cannot fix, or did, through `[notify]`.
+    public func notify(_ text: String) { notifier.notify(text) }
 
     /// Asks for `request` to be handled again at `at` (a target left waiting).
     public func lookAgain(_ request: Envelope, at: ContinuousClock.Instant) { requeuer.lookAgain(request, at: at) }
@@ -426,6 +469,12 @@ public final class PolicyExecutor: Sendable {
     }
 }
 
+/// Why an action could not be carried out (besides the client errors of Docker and Nova).
+struct ActionError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// What became of an action the executor was asked to perform.
 public enum ActionOutcome: Sendable, Equatable {
     /// Performed; the command's output for an action run by exec.
@@ -450,6 +499,7 @@ extension HealAction {
     /// "container", "domain", "placement": what an ERROR line says needs a person.
     var subject: String {
         if target.container.hasPrefix("domain:") { return "domain" }
+        if handler == .computeHostFailure { return target.container == "host" ? "compute host" : "evacuation of \(target.container)" }
         if handler == .allocationHeal { return "placement \(target.container)" }
         return "container"
     }

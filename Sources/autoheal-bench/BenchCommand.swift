@@ -179,7 +179,8 @@ struct Dispatch: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let engine = HealEngine(
             settings: settings, topology: HealTopology.declaration(),
-            handlers: HandlerTable(containerAutoHeal: handler, allocationHeal: handler, libvirtSuspendWakeup: handler),
+            handlers: HandlerTable(
+                containerAutoHeal: handler, allocationHeal: handler, libvirtSuspendWakeup: handler, computeHostFailure: handler),
             concurrency: concurrency, journal: journal ? try DecisionJournal(directory: directory) : nil, logger: Bench.silent)
         let group = ServiceGroup(services: [engine], logger: Bench.silent)
         started = clock.now

@@ -8,6 +8,7 @@ import Handlers
 import Journal
 import Logging
 import Messaging
+import NovaAPI
 import Policy
 import ServiceLifecycle
 import Telemetry
@@ -55,8 +56,9 @@ struct EngineCommand: AsyncParsableCommand {
         if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
         let requeue = RequeueScheduler(publisher: publisher, logger: queueLogger)
         let identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        let nova = config.nova.map { NovaClient(settings: $0, http: http) }
         let executor = PolicyExecutor(
-            config: config, runtimes: docker, identity: identity, journal: journal, notifier: notifier, requeuer: requeue,
+            config: config, runtimes: docker, nova: nova, identity: identity, journal: journal, notifier: notifier, requeuer: requeue,
             publisher: BrokerStatePublisher(publisher: publisher), logger: queueLogger)
         if let journal {
             do {
@@ -67,12 +69,13 @@ struct EngineCommand: AsyncParsableCommand {
             }
         }
         let follower = SharedStateFollower(settings: settings, topology: topology, executor: executor, logger: queueLogger)
-        let observer = Observer(config: config, runtimes: docker)
+        let observer = Observer(config: config, runtimes: docker, nova: nova)
         let handlers = HandlerTable(
             containerAutoHeal: ContainerReviver(config: config, observer: observer, executor: executor, loggers: scopeLoggers),
             allocationHeal: PlacementAllocationHealer(
                 config: config, observer: observer, executor: executor, logger: scopeLoggers[.control]!),
-            libvirtSuspendWakeup: LibvirtWaker(config: config, observer: observer, executor: executor, logger: scopeLoggers[.compute]!))
+            libvirtSuspendWakeup: LibvirtWaker(config: config, observer: observer, executor: executor, logger: scopeLoggers[.compute]!),
+            computeHostFailure: ComputeHostHealer(config: config, observer: observer, executor: executor, logger: scopeLoggers[.compute]!))
         let engine = HealEngine(
             settings: settings, topology: topology, handlers: handlers, concurrency: config.engine.concurrency, journal: journal,
             health: health, publisher: publisher, targetRefusal: { config.refusal(of: $0) }, logger: queueLogger)

@@ -64,6 +64,13 @@ public final class FakeRuntime: ContainerRuntime {
         }
     }
 
+    /// Whether ``ping()`` answers (a host that stopped answering).
+    public let reachable = Mutex(true)
+
+    public func ping() async throws(DockerError) {
+        guard reachable.withLock({ $0 }) else { throw .unreachable(host: host, detail: "fake host cut off") }
+    }
+
     public var calls: [Call] { state.withLock { $0.calls } }
     /// The calls that changed something.
     public var changes: [Call] { state.withLock { $0.changes } }

@@ -31,7 +31,7 @@ struct EngineTests {
         let recorders = Dictionary(uniqueKeysWithValues: Payload.allCases.map { ($0, RecordingHandler()) })
         let table = HandlerTable(
             containerAutoHeal: recorders[.containerAutoHeal]!, allocationHeal: recorders[.allocationHeal]!,
-            libvirtSuspendWakeup: recorders[.libvirtSuspendWakeup]!)
+            libvirtSuspendWakeup: recorders[.libvirtSuspendWakeup]!, computeHostFailure: recorders[.computeHostFailure]!)
         let logger = Logger(label: "test.engine")
         let engine = HealEngine(settings: BrokerTests.settings(vhost), topology: HealTopology.declaration(), handlers: table, concurrency: 4, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: engine)], logger: logger))

@@ -152,6 +152,7 @@ struct PolicyTableTests {
             case .containerAutoHeal: handler = TestHealing.reviver(config, executor: executor, runtimes: runtimes, logger: logger)
             case .libvirtSuspendWakeup: handler = TestHealing.waker(config, executor: executor, runtimes: runtimes, logger: logger)
             case .allocationHeal: handler = TestHealing.allocationHealer(config, executor: executor, runtimes: runtimes, logger: logger)
+            case .computeHostFailure: throw TestSetupError("compute_host_failure needs Nova: see ComputeHostHealerTests")
             }
         }
 

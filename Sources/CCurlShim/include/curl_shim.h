@@ -15,6 +15,8 @@ CURLcode cah_curl_set_pointer(CURL *easy, CURLoption option, void *value);
 CURLcode cah_curl_set_headers(CURL *easy, struct curl_slist *headers);
 CURLcode cah_curl_set_body(CURL *easy, const void *body, long length);  // copied by libcurl
 CURLcode cah_curl_set_write(CURL *easy, cah_curl_write_fn fn, void *userdata);
+/// CURLOPT_HEADERFUNCTION and CURLOPT_HEADERDATA: `fn` gets each response header line.
+CURLcode cah_curl_set_header_fn(CURL *easy, cah_curl_write_fn fn, void *userdata);
 
 long cah_curl_response_code(CURL *easy);
 void *cah_curl_private(CURL *easy);
