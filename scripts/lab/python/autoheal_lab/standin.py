@@ -16,6 +16,22 @@ IMAGE = {
     "owner": "admin", "tags": [], "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
     "self": f"/v2/images/{IMAGE_ID}", "file": f"/v2/images/{IMAGE_ID}/file", "schema": "/v2/schemas/image",
 }
+# The properties of Glance's own image schema that glanceclient and Nova read.
+SCHEMA = {
+    "name": "image",
+    "properties": {
+        "id": {"type": "string"}, "name": {"type": ["null", "string"]}, "status": {"type": "string"},
+        "visibility": {"type": "string"}, "protected": {"type": "boolean"}, "os_hidden": {"type": "boolean"},
+        "checksum": {"type": ["null", "string"]}, "owner": {"type": ["null", "string"]},
+        "size": {"type": ["null", "integer"]}, "virtual_size": {"type": ["null", "integer"]},
+        "container_format": {"type": ["null", "string"]}, "disk_format": {"type": ["null", "string"]},
+        "created_at": {"type": "string"}, "updated_at": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+        "min_ram": {"type": "integer"}, "min_disk": {"type": "integer"}, "self": {"type": "string"}, "file": {"type": "string"},
+        "schema": {"type": "string"}, "os_hash_algo": {"type": ["null", "string"]}, "os_hash_value": {"type": ["null", "string"]},
+        "locations": {"type": "array"}, "direct_url": {"type": "string"},
+    },
+    "additionalProperties": {"type": "string"},
+}
 EMPTY = {
     "/v2.0/networks": "networks", "/v2.0/ports": "ports", "/v2.0/subnets": "subnets",
     "/v2.0/security-groups": "security_groups", "/v2.0/floatingips": "floatingips",
@@ -38,8 +54,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, IMAGE)
         if path == "/v2/images":
             return self.answer(200, {"images": [IMAGE], "schema": "/v2/schemas/images", "first": "/v2/images"})
-        if path.startswith("/v2/schemas/image"):
-            return self.answer(200, {"name": "image", "properties": {}, "additionalProperties": {"type": "string"}})
+        if path == "/v2/schemas/image":
+            return self.answer(200, SCHEMA)
+        if path == "/v2/schemas/images":
+            return self.answer(200, {"name": "images", "properties": {"images": {"type": "array", "items": SCHEMA}}})
         if path in EMPTY:
             return self.answer(200, {EMPTY[path]: []})
         if path in ("", "/", "/v2.0"):
