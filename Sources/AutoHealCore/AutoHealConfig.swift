@@ -167,6 +167,20 @@ public struct AutoHealConfig: Sendable {
             public var regionName: String?
             /// public, internal or admin.
             public var interface: String
+
+            public init(
+                authURL: String, username: String, password: String, userDomainName: String, projectName: String,
+                projectDomainName: String, regionName: String?, interface: String
+            ) {
+                self.authURL = authURL
+                self.username = username
+                self.password = password
+                self.userDomainName = userDomainName
+                self.projectName = projectName
+                self.projectDomainName = projectDomainName
+                self.regionName = regionName
+                self.interface = interface
+            }
         }
 
         public var auth: Auth
@@ -397,7 +411,7 @@ public struct AutoHealConfig: Sendable {
             for item in items {
                 // NAME=ADDRESS names a host as Nova knows it (its nova-compute `host`), with its
                 // Docker API elsewhere; a plain ADDRESS is its own name.
-                let (name, addressText) = item.split(separator: "=", maxSplits: 1).count == 2
+                let (name, addressText) = item.contains("=")
                     ? (String(item.prefix(while: { $0 != "=" })), String(item.drop(while: { $0 != "=" }).dropFirst()))
                     : (item, item)
                 guard let address = DockerHostAddress(parsing: addressText, defaultPort: dockerPort), !name.isEmpty else {

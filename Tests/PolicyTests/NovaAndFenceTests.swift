@@ -1,0 +1,48 @@
+import AutoHealCore
+import Foundation
+import NovaAPI
+import Policy
+import Testing
+
+@Suite("Keystone login and the fence command")
+struct NovaAndFenceTests {
+    static let keystone = AutoHealConfig.Nova.Keystone(
+        authURL: "https://keystone:5000", username: "autoheal", password: "pw", userDomainName: "Default", projectName: "admin",
+        projectDomainName: "Default", regionName: "RegionTwo", interface: "internal")
+
+    @Test func theLoginAsksForAProjectScopedTokenAndFindsTheComputeEndpoint() throws {
+        #expect(KeystoneLogin.tokensURL("https://keystone:5000") == "https://keystone:5000/v3/auth/tokens")
+        #expect(KeystoneLogin.tokensURL("https://keystone:5000/v3/") == "https://keystone:5000/v3/auth/tokens")
+        let body = try JSONSerialization.data(withJSONObject: KeystoneLogin.body(Self.keystone))
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(text.contains("\"methods\":[\"password\"]") && text.contains("\"project\":{") && text.contains("\"name\":\"autoheal\""))
+        let answer = """
+            {"token": {"expires_at": "2026-12-01T10:00:00.000000Z", "catalog": [
+              {"type": "identity", "endpoints": [{"interface": "internal", "region": "RegionTwo", "url": "https://keystone:5000"}]},
+              {"type": "compute", "endpoints": [
+                {"interface": "public", "region": "RegionTwo", "url": "https://nova.public/v2.1"},
+                {"interface": "internal", "region": "RegionOne", "url": "https://nova.one/v2.1"},
+                {"interface": "internal", "region_id": "RegionTwo", "url": "https://nova.two/v2.1"}]}]}}
+            """
+        let parsed = try KeystoneLogin.parse(Array(answer.utf8), keystone: Self.keystone)
+        #expect(parsed.endpoint == "https://nova.two/v2.1")
+        #expect(parsed.expiresAt == Envelope.parseDate("2026-12-01T10:00:00Z"))
+        #expect(throws: NovaError.self) { try KeystoneLogin.parse(Array("{\"error\": 1}".utf8), keystone: Self.keystone) }
+    }
+
+    @Test func theFenceCommandGetsTheHostAndMustExitZeroInTime() async throws {
+        #expect(ProcessFenceRunner.command(["ipmitool", "-H", "{host}-bmc", "power", "off"], host: "c1") == ["ipmitool", "-H", "c1-bmc", "power", "off"])
+        #expect(ProcessFenceRunner.command(["/usr/local/bin/fence"], host: "c1") == ["/usr/local/bin/fence", "c1"])
+        let runner = ProcessFenceRunner()
+        let ok = await runner.run(["sh", "-c", "echo powered off $0", "c1"], timeout: .seconds(10))
+        #expect(ok.exitCode == 0 && ok.output.contains("powered off c1") && ok.failure == nil)
+        #expect(await runner.run(["false"], timeout: .seconds(10)).exitCode == 1)
+        let missing = await runner.run(["no-such-fence-tool"], timeout: .seconds(10))
+        #expect(missing.exitCode == nil && missing.failure?.contains("not found") == true)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let hung = await runner.run(["sleep", "60"], timeout: .milliseconds(300))
+        #expect(hung.exitCode == nil && hung.failure?.contains("killed") == true)
+        #expect(clock.now - started < .seconds(10))
+    }
+}
