@@ -189,6 +189,13 @@ public struct AutoHealConfig: Sendable {
         /// CA of the Nova and Keystone endpoints (https); nil uses the system's store. Always verified.
         public var caFile: String?
         public var timeoutSeconds: Int
+
+        public init(auth: Auth, endpoint: String?, caFile: String?, timeoutSeconds: Int) {
+            self.auth = auth
+            self.endpoint = endpoint
+            self.caFile = caFile
+            self.timeoutSeconds = timeoutSeconds
+        }
     }
 
     /// `[host_failure]`: when a compute host counts as down, and what is done then.

@@ -1,4 +1,5 @@
 import AutoHealCore
+import AutoHealTestSupport
 import Foundation
 import NovaAPI
 import Policy
@@ -28,6 +29,29 @@ struct NovaAndFenceTests {
         #expect(parsed.endpoint == "https://nova.two/v2.1")
         #expect(parsed.expiresAt == Envelope.parseDate("2026-12-01T10:00:00Z"))
         #expect(throws: NovaError.self) { try KeystoneLogin.parse(Array("{\"error\": 1}".utf8), keystone: Self.keystone) }
+    }
+
+    @Test func aKeystoneTokenIsCachedRenewedOnA401AndAWrongPasswordIsAClearError() async throws {
+        let keystone = try await FakeKeystone()
+        func client(_ password: String) -> NovaClient {
+            let login = AutoHealConfig.Nova.Keystone(
+                authURL: keystone.authURL, username: "autoheal", password: password, userDomainName: "Default", projectName: "admin",
+                projectDomainName: "Default", regionName: "RegionOne", interface: "internal")
+            return NovaClient(settings: AutoHealConfig.Nova(auth: .password(login), endpoint: nil, caFile: nil, timeoutSeconds: 5), http: TestEnvironment.http)
+        }
+        let nova = client("right")
+        #expect(try await nova.services(binary: "nova-compute").map(\.host) == ["compute-1"])
+        #expect(try await nova.services(binary: "nova-compute").count == 1)
+        #expect(keystone.logins == 1)  // the token is kept between calls
+        keystone.revokeTokens()
+        #expect(try await nova.services(binary: "nova-compute").count == 1)
+        #expect(keystone.logins == 2)  // a 401 logs in again, once, and the call goes through
+        do {
+            _ = try await client("wrong").services(binary: "nova-compute")
+            Issue.record("a wrong password was accepted")
+        } catch {
+            #expect("\(error)".contains("Keystone: login as autoheal answered 401"), "\(error)")
+        }
     }
 
     @Test func theFenceCommandGetsTheHostAndMustExitZeroInTime() async throws {
