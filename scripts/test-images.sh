@@ -16,7 +16,9 @@ target=autoheal-compose-nova_api
 work="$(mktemp -d /tmp/autoheal-compose.XXXXXX)"
 export AUTOHEAL_CONFIG="$work/auto_heal.conf" AUTOHEAL_LOG_DIR="$work/logs" AUTOHEAL_STATE_DIR="$work/state" \
   AUTOHEAL_CERT_DIR="$work/etc-autoheal"
-compose() { docker-compose -f "$AUTOHEAL_ROOT/docker-compose.yml" -p "$project" --profile engine --profile monitor "$@"; }
+home="$work/opt"
+# The documented way: install.sh once per server, then docker-compose with no flags in its directory.
+compose() { (cd "$home" && docker-compose "$@"); }
 
 cleanup() {
   local rc=$?
@@ -31,6 +33,17 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+
+say "config bootstrap: init-config from the image, and a clear error for a directory in its place"
+mkdir -p "$work/bootstrap" "$work/not-a-file.conf"
+docker run --rm --network none -v "$work/bootstrap:/host-etc" --entrypoint autoheal cloud-auto-heal-engine:latest \
+  init-config --output /host-etc/auto_heal.conf >/dev/null
+[[ "$(stat -c %a "$work/bootstrap/auto_heal.conf")" == 600 ]] || die "init-config did not write the template mode 600"
+grep -q '^\[rabbitmq\]' "$work/bootstrap/auto_heal.conf" || die "init-config wrote no template"
+set +e
+out="$(docker run --rm --network none -v "$work/not-a-file.conf:/etc/auto_heal.conf:ro" cloud-auto-heal-engine:latest 2>&1)"; rc=$?
+set -e
+[[ $rc == 78 && "$out" == *"is a directory, not a config file"* ]] || die "a directory mounted as the config gave exit $rc: $out"
 
 mkdir -p "$AUTOHEAL_LOG_DIR" "$AUTOHEAL_STATE_DIR" "$AUTOHEAL_CERT_DIR"
 # The password comes from a file in the mounted /etc/autoheal, as the README suggests.
@@ -68,6 +81,8 @@ monitor_listen = 127.0.0.1:19475
 CONF
 chmod 600 "$AUTOHEAL_CONFIG"
 
+AUTOHEAL_HOME="$home" COMPOSE_PROJECT_NAME="$project" bash "$AUTOHEAL_ROOT/scripts/install.sh" engine,monitor
+grep -q '^COMPOSE_PROFILES=engine,monitor$' "$home/.env" || die "install.sh wrote no profile"
 say "docker-compose config"
 compose config -q
 
@@ -98,6 +113,13 @@ grep -qF 'autoheal_actions_total{handler="container_auto_heal",kind="start",resu
   || die "the engine's /metrics does not count the start"
 grep -q '^autoheal_messages_published_total{' <<<"$monitor_metrics" || die "the monitor's /metrics counts no publication"
 [[ -s "$AUTOHEAL_STATE_DIR/journal.sqlite" ]] || die "no decision journal in the state volume"
+# A refused request, so the dead-letter counter exists too; then every series the shipped
+# alert rules and dashboard name must be exported.
+curl -fsS -u guest:guest -H 'Content-Type: application/json' -X POST \
+  "http://127.0.0.1:15672/api/exchanges/$vhost/cloud-auto-heal.control/publish" \
+  -d '{"properties":{},"routing_key":"cloud.auto.heal.control","payload":"not a request","payload_encoding":"string"}' >/dev/null
+wait_for "the dead letter to be counted" 30 bash -c "curl -fsS http://127.0.0.1:19474/metrics | grep -q '^autoheal_messages_dead_lettered_total{'"
+bash "$AUTOHEAL_ROOT/scripts/check-alerts.sh" http://127.0.0.1:19474/metrics http://127.0.0.1:19475/metrics
 engine_stdout="$(docker logs "$engine" 2>&1)"
 grep -q "revived container" <<<"$engine_stdout" || die "the engine logs nothing to stdout"
 

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 setup_all
 make_lab_image
 cd "$AUTOHEAL_ROOT"
+bash "$AUTOHEAL_ROOT/scripts/lint.sh"
 say "building (debug)"
 swift build
 # Two phases on 2 cores. Every test runs real containers with 1 s health checks, libvirt
@@ -25,6 +26,8 @@ else
   SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${NOVA_LAB_WIDTH:-2}" swift test --skip-build --filter "$NOVA_LAB_SUITES"
 fi
 if [[ "${AUTOHEAL_SKIP_IMAGES:-0}" != 1 ]]; then
-  say "testing the images and the compose file"
+  say "testing the images, the compose file and the alert rules"
   bash "$AUTOHEAL_ROOT/scripts/test-images.sh"
+  say "testing the Ansible deployment"
+  bash "$AUTOHEAL_ROOT/scripts/test-ansible.sh"
 fi

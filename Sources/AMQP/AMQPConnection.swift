@@ -1,7 +1,7 @@
 import AutoHealCore
 import CAMQPShim
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One rabbitmq-c connection with channel 1 open. Not thread-safe: it is created, used and
@@ -77,7 +77,7 @@ final class AMQPConnection {
     func declare(_ topology: AMQPTopology) throws(AMQPError) {
         do {
             try declareAll(topology)
-        } catch where error.code == 406 && !topology.conflictAdvice.isEmpty {
+        } catch  where error.code == 406 && !topology.conflictAdvice.isEmpty {
             throw AMQPError(error.kind, code: error.code, "\(error.message). \(topology.conflictAdvice)")
         }
     }

@@ -131,8 +131,9 @@ public final class AMQPConsumer: Sendable {
             }
             for item in pending {
                 guard item.generation == generation, let c = connection else {
-                    logger.debug("settlement for an older connection dropped; the broker redelivers that message",
-                                 metadata: ["delivery_tag": "\(item.tag)"])
+                    logger.debug(
+                        "settlement for an older connection dropped; the broker redelivers that message",
+                        metadata: ["delivery_tag": "\(item.tag)"])
                     continue
                 }
                 switch item.how {
@@ -184,15 +185,18 @@ public final class AMQPConsumer: Sendable {
                         $0.connected = true
                         $0.lastError = nil
                     }
-                    logger.info("consuming", metadata: [
-                        "broker": "\(server)", "vhost": "\(settings.vhost)", "queues": "\(queues.joined(separator: ","))",
-                        "prefetch": "\(prefetch)",
-                    ])
+                    logger.info(
+                        "consuming",
+                        metadata: [
+                            "broker": "\(server)", "vhost": "\(settings.vhost)", "queues": "\(queues.joined(separator: ","))",
+                            "prefetch": "\(prefetch)",
+                        ])
                 } catch {
                     connection?.close()
                     connection = nil
                     let delay = drop(error)
-                    logger.warning("cannot consume from broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
+                    logger.warning(
+                        "cannot consume from broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
                     sleepUnlessStopping(delay)
                     continue
                 }
@@ -201,16 +205,18 @@ public final class AMQPConsumer: Sendable {
             do {
                 try settle()
                 // Poll quickly while handlers may be about to ack; otherwise wait longer.
-                let wait: Duration = outstanding == 0 ? .milliseconds(250) : (outstanding >= Int(prefetch) ? .milliseconds(1) : .milliseconds(10))
+                let wait: Duration =
+                    outstanding == 0 ? .milliseconds(250) : (outstanding >= Int(prefetch) ? .milliseconds(1) : .milliseconds(10))
                 if let raw = try connection!.nextDelivery(timeout: streamFinished ? .milliseconds(10) : wait) {
                     // After stopDeliveries the message stays unacked; closing the connection requeues it.
                     guard !streamFinished else { continue }
                     outstanding += 1
                     let queue = tagToQueue[raw.consumerTag] ?? raw.routingKey
-                    continuation.yield(AMQPDelivery(
-                        queue: queue, deliveryTag: raw.deliveryTag, redelivered: raw.redelivered, exchange: raw.exchange,
-                        routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, receivedAt: .now,
-                        generation: generation))
+                    continuation.yield(
+                        AMQPDelivery(
+                            queue: queue, deliveryTag: raw.deliveryTag, redelivered: raw.redelivered, exchange: raw.exchange,
+                            routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, receivedAt: .now,
+                            generation: generation))
                 }
             } catch {
                 let delay = drop(error)

@@ -101,9 +101,11 @@ public final class AMQPPublisher: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         if let victim {
-            logger.warning("publish backlog full: dropped the oldest waiting message",
-                           metadata: ["exchange": "\(victim.message.exchange)", "backlog": "\(maxBacklog)", "dropped_total": "\(droppedSoFar)"])
-            victim.continuation.resume(returning: .failure(AMQPError(.dropped, "dropped from a full publish backlog (\(maxBacklog) waiting)")))
+            logger.warning(
+                "publish backlog full: dropped the oldest waiting message",
+                metadata: ["exchange": "\(victim.message.exchange)", "backlog": "\(maxBacklog)", "dropped_total": "\(droppedSoFar)"])
+            victim.continuation.resume(
+                returning: .failure(AMQPError(.dropped, "dropped from a full publish backlog (\(maxBacklog) waiting)")))
         }
         return true
     }
@@ -159,7 +161,10 @@ public final class AMQPPublisher: @unchecked Sendable {
             let now = ContinuousClock.now
             var expired: [Job] = []
             jobs.removeAll { job in
-                if job.deadline <= now { expired.append(job); return true }
+                if job.deadline <= now {
+                    expired.append(job)
+                    return true
+                }
                 return false
             }
             let stop = stopping
@@ -169,7 +174,8 @@ public final class AMQPPublisher: @unchecked Sendable {
 
             for job in expired {
                 let error = job.lastError ?? AMQPError(.timedOut, "no broker confirmed the message in time")
-                job.continuation.resume(returning: .failure(AMQPError(.timedOut, "gave up publishing to \(job.message.exchange): \(error)")))
+                job.continuation.resume(
+                    returning: .failure(AMQPError(.timedOut, "gave up publishing to \(job.message.exchange): \(error)")))
             }
             if stop {
                 condition.lock()

@@ -9,16 +9,24 @@ import Logging
 /// directory, `monitor` to `monitor.log`. A line looks like
 /// `2026-11-22T03:00:01.250Z INFO engine.control revived host=10.0.0.11 container=nova_api seen=running/unhealthy action=restart result=ok duration=1.204s`.
 public struct AreaLogHandler: LogHandler {
+    /// `[logging] format`: text lines for people, or one JSON object a line for a pipeline
+    /// (fluentd, Loki, OpenSearch).
+    public enum Format: String, Sendable, CaseIterable {
+        case text, json
+    }
+
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let outputs: [LogFile]
+    private let format: Format
 
-    public init(label: String, level: Logger.Level, outputs: [LogFile]) {
+    public init(label: String, level: Logger.Level, outputs: [LogFile], format: Format = .text) {
         self.label = label
         self.logLevel = level
         self.outputs = outputs
+        self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -30,11 +38,52 @@ public struct AreaLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        var line = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(label) \(event.message)"
-        for key in Self.ordered(merged.keys) {
-            line += " \(key)=\(Self.quoted(merged[key]!.description))"
+        let line: String
+        switch format {
+        case .text:
+            var text = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(label) \(event.message)"
+            for key in Self.ordered(merged.keys) {
+                text += " \(key)=\(Self.quoted(merged[key]!.description))"
+            }
+            line = text
+        case .json:
+            line = Self.json(
+                time: Self.timestamp(), level: event.level.rawValue, area: label, message: "\(event.message)", metadata: merged)
         }
         for output in outputs { output.write(line: line) }
+    }
+
+    /// One JSON object: time, level, area, message, then every metadata key (as strings; a key
+    /// that clashes with those four is prefixed `meta_`).
+    static func json(time: String, level: String, area: String, message: String, metadata: Logger.Metadata) -> String {
+        var fields = [
+            "\"time\":\(jsonString(time))", "\"level\":\(jsonString(level))", "\"area\":\(jsonString(area))",
+            "\"message\":\(jsonString(message))",
+        ]
+        for key in ordered(metadata.keys) {
+            let name = ["time", "level", "area", "message"].contains(key) ? "meta_" + key : key
+            fields.append("\(jsonString(name)):\(jsonString(metadata[key]!.description))")
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// A JSON string literal (RFC 8259 escapes).
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     /// Keys that tell what happened first, the rest alphabetically.
@@ -47,11 +96,15 @@ public struct AreaLogHandler: LogHandler {
     static func quoted(_ value: String) -> String {
         if value.isEmpty { return "\"\"" }
         guard value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
+        return "\""
+            + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(
+                of: "\n", with: "\\n") + "\""
     }
 
     static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
+        Date().formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(
+                separator: .omitted))
     }
 }
 
@@ -61,7 +114,9 @@ public enum LogSetup {
     /// of its area in that directory. Returns a warning if the directory cannot be used
     /// (logging then goes to standard output only, and healing goes on).
     @discardableResult
-    public static func bootstrap(directory: String?, level: Logger.Level, console: LogFile = .standardOutput) -> String? {
+    public static func bootstrap(
+        directory: String?, level: Logger.Level, format: AreaLogHandler.Format = .text, console: LogFile = .standardOutput
+    ) -> String? {
         var problem: String? = nil
         if let directory {
             do {
@@ -74,10 +129,28 @@ public enum LogSetup {
         LoggingSystem.bootstrap { label in
             var outputs = [console]
             if let file = files.file(forArea: label) { outputs.append(file) }
-            return AreaLogHandler(label: label, level: level, outputs: outputs)
+            return AreaLogHandler(label: label, level: level, outputs: outputs, format: format)
         }
+        openFiles.withLock { $0 = files }
         return problem
     }
+
+    private static let openFiles = Mutex<LogFiles?>(nil)
+
+    /// Reopens every log file (logrotate's `postrotate` sends SIGHUP for this).
+    public static func reopenFiles() { openFiles.withLock { $0 }?.reopenAll() }
+
+    /// Reopens the log files whenever the process gets SIGHUP, from a signal source of its own.
+    public static func reopenOnHangup() {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { reopenFiles() }
+        source.resume()
+        hangupSource = source
+    }
+
+    /// Kept for the life of the process; set once, at start-up, before any other thread logs.
+    nonisolated(unsafe) private static var hangupSource: (any DispatchSourceSignal)?
 }
 
 /// One open ``LogFile`` per area, shared by every logger of that area.
@@ -86,6 +159,10 @@ final class LogFiles: Sendable {
     private let files = Mutex<[String: LogFile]>([:])
 
     init(directory: String?) { self.directory = directory }
+
+    func reopenAll() {
+        for file in files.withLock({ Array($0.values) }) { file.reopen() }
+    }
 
     func file(forArea label: String) -> LogFile? {
         guard let directory else { return nil }

@@ -237,6 +237,8 @@ public struct AutoHealConfig: Sendable {
     public struct LoggingSettings: Sendable {
         public var directory: String
         public var level: Logger.Level
+        /// text or json (one object a line).
+        public var format: AreaLogHandler.Format
     }
 
     public var path: String
@@ -292,18 +294,33 @@ public struct AutoHealConfig: Sendable {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> AutoHealConfig {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        if exists, isDirectory.boolValue {
+            throw ConfigError(
+                file: path,
+                message: "is a directory, not a config file. When a container mounts a host path that does not exist, "
+                    + "Docker makes an empty directory there: remove it on the host (rmdir \(path)), write the config "
+                    + "with `autoheal init-config` (README: \"The config\"), and start again")
+        }
+        guard exists else {
+            // In the healer's image a template written here would be lost with the container:
+            // say what to do on the host instead.
+            if ProcessInfo.processInfo.environment["AUTOHEAL_IN_IMAGE"] == "1" {
+                throw ConfigError(
+                    file: path,
+                    message: "no config file here (in this container). Mount the host's config read-only at \(path); "
+                        + "to make one on the host: docker run --rm -v /etc:/host-etc --entrypoint autoheal IMAGE "
+                        + "init-config --output /host-etc/auto_heal.conf")
+            }
             do {
-                let directory = (path as NSString).deletingLastPathComponent
-                if !directory.isEmpty {
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                }
-                try Data(ConfigTemplate.text.utf8).write(to: URL(fileURLWithPath: path))
-                chmod(path, 0o600)
+                try writeTemplate(to: path)
             } catch {
                 throw ConfigError(file: path, message: "no config file here, and writing a template failed: \(error.localizedDescription)")
             }
-            throw ConfigError(file: path, message: "no config file here: wrote a commented template; edit it (at least [rabbitmq] and [hosts]) and start again")
+            throw ConfigError(
+                file: path,
+                message: "no config file here: wrote a commented template; edit it (at least [rabbitmq] and [hosts]) and start again")
         }
         let text: String
         do {
@@ -316,6 +333,22 @@ public struct AutoHealConfig: Sendable {
             try refuseIfShared(path, what: "holds the RabbitMQ password")
         }
         return config
+    }
+
+    /// Writes the commented template to `path` with mode 600 (created so, never readable by
+    /// others even for a moment), making its directory if needed. Refuses to replace a file.
+    public static func writeTemplate(to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw ConfigError(file: path, message: "cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(ConfigTemplate.text.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw ConfigError(file: path, message: "cannot write: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Throws when the file at `path` can be read by its group or by others.
@@ -418,7 +451,8 @@ public struct AutoHealConfig: Sendable {
             for item in items {
                 // NAME=ADDRESS names a host as Nova knows it (its nova-compute `host`), with its
                 // Docker API elsewhere; a plain ADDRESS is its own name.
-                let (name, addressText) = item.contains("=")
+                let (name, addressText) =
+                    item.contains("=")
                     ? (String(item.prefix(while: { $0 != "=" })), String(item.drop(while: { $0 != "=" }).dropFirst()))
                     : (item, item)
                 guard let address = DockerHostAddress(parsing: addressText, defaultPort: dockerPort), !name.isEmpty else {
@@ -443,7 +477,8 @@ public struct AutoHealConfig: Sendable {
         let hosts = Hosts(
             control: control, compute: compute, vip: vip, dockerPort: dockerPort,
             dockerTimeoutSeconds: try r.integer("hosts", "docker_timeout", default: 10, range: 1...600, unit: "whole seconds"),
-            dockerConnectTimeoutSeconds: try r.integer("hosts", "docker_connect_timeout", default: 3, range: 1...600, unit: "whole seconds"),
+            dockerConnectTimeoutSeconds: try r.integer(
+                "hosts", "docker_connect_timeout", default: 3, range: 1...600, unit: "whole seconds"),
             dockerMaxRequestsPerHost: try r.integer("hosts", "docker_max_requests", default: 8, range: 1...1000, unit: "a count"),
             dockerTLS: dockerTLS)
         if dockerTLS != nil, let e = r.rawEntry("hosts", "docker_tls"),
@@ -545,18 +580,24 @@ public struct AutoHealConfig: Sendable {
             break
         case "token":
             guard let endpoint = novaEndpoint else {
-                throw r.error("nova", r.rawEntry("nova", "auth") ?? r.rawEntry("nova", "token")!, "auth = token needs endpoint (the compute API, …/v2.1)")
+                throw r.error(
+                    "nova", r.rawEntry("nova", "auth") ?? r.rawEntry("nova", "token")!,
+                    "auth = token needs endpoint (the compute API, …/v2.1)")
             }
-            nova = Nova(auth: .token(r.string("nova", "token", default: "admin")), endpoint: endpoint, caFile: novaCA, timeoutSeconds: novaTimeout)
+            nova = Nova(
+                auth: .token(r.string("nova", "token", default: "admin")), endpoint: endpoint, caFile: novaCA, timeoutSeconds: novaTimeout)
         case "password":
             guard let authEntry = r.rawEntry("nova", "auth_url"), !authEntry.value.isEmpty else {
-                throw r.error("nova", r.rawEntry("nova", "auth")!, "auth = password needs auth_url (Keystone, e.g. https://keystone:5000/v3)")
+                throw r.error(
+                    "nova", r.rawEntry("nova", "auth")!, "auth = password needs auth_url (Keystone, e.g. https://keystone:5000/v3)")
             }
             var password = r.string("nova", "password", default: "")
             if let e = r.rawEntry("nova", "password_file"), !e.value.isEmpty {
                 do {
-                    password = String(try String(contentsOfFile: e.value, encoding: .utf8)
-                        .split(separator: "\n", omittingEmptySubsequences: false).first ?? "").trimmingWhitespace()
+                    password = String(
+                        try String(contentsOfFile: e.value, encoding: .utf8)
+                            .split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+                    ).trimmingWhitespace()
                 } catch {
                     throw r.error("nova", e, "cannot read the password file \"\(e.value)\": \(error.localizedDescription)")
                 }
@@ -570,12 +611,13 @@ public struct AutoHealConfig: Sendable {
                 throw r.error("nova", r.rawEntry("nova", "interface")!, "expected public, internal or admin, got \"\(interface)\"")
             }
             nova = Nova(
-                auth: .password(Nova.Keystone(
-                    authURL: authEntry.value, username: r.string("nova", "username", default: "admin"), password: password,
-                    userDomainName: r.string("nova", "user_domain_name", default: "Default"),
-                    projectName: r.string("nova", "project_name", default: "admin"),
-                    projectDomainName: r.string("nova", "project_domain_name", default: "Default"),
-                    regionName: r.string("nova", "region_name", default: "").nilIfEmpty, interface: interface)),
+                auth: .password(
+                    Nova.Keystone(
+                        authURL: authEntry.value, username: r.string("nova", "username", default: "admin"), password: password,
+                        userDomainName: r.string("nova", "user_domain_name", default: "Default"),
+                        projectName: r.string("nova", "project_name", default: "admin"),
+                        projectDomainName: r.string("nova", "project_domain_name", default: "Default"),
+                        regionName: r.string("nova", "region_name", default: "").nilIfEmpty, interface: interface)),
                 endpoint: novaEndpoint, caFile: novaCA, timeoutSeconds: novaTimeout)
         case let other:
             throw r.error("nova", r.rawEntry("nova", "auth")!, "expected token or password, got \"\(other)\"")
@@ -614,7 +656,8 @@ public struct AutoHealConfig: Sendable {
             fence: fence,
             fenceTimeoutSeconds: try r.integer("host_failure", "fence_timeout", default: 60, range: 1...3600, unit: "whole seconds"),
             maxParallelEvacuations: try r.integer("host_failure", "max_parallel_evacuations", default: 4, range: 1...100, unit: "a count"),
-            evacuationTimeoutSeconds: try r.integer("host_failure", "evacuation_timeout", default: 600, range: 10...86_400, unit: "whole seconds"),
+            evacuationTimeoutSeconds: try r.integer(
+                "host_failure", "evacuation_timeout", default: 600, range: 10...86_400, unit: "whole seconds"),
             hostsAtOnce: try r.integer("host_failure", "hosts_at_once", default: 1, range: 1...100, unit: "a count"),
             optOut: (String(optOutText[..<equals]), String(optOutText[optOutText.index(after: equals)...])),
             unsetForcedDown: try r.boolean("host_failure", "unset_forced_down", default: false))
@@ -641,12 +684,19 @@ public struct AutoHealConfig: Sendable {
             }
             level = parsed
         }
+        var logFormat = AreaLogHandler.Format.text
+        if let e = r.rawEntry("logging", "format") {
+            guard let parsed = AreaLogHandler.Format(rawValue: e.value.lowercased()) else {
+                throw r.error("logging", e, "expected text or json, got \"\(e.value)\"")
+            }
+            logFormat = parsed
+        }
 
         return AutoHealConfig(
             path: path, rabbitmq: rabbit, hosts: hosts, containers: containers, schedule: schedule, watchEvents: watchEvents,
             engine: engine, placement: placement, libvirt: libvirt, policy: policy, notify: notify, nova: nova,
             hostFailure: hostFailure, metrics: metrics,
-            logging: LoggingSettings(directory: directory, level: level), allowInsecureConfig: allowInsecure,
+            logging: LoggingSettings(directory: directory, level: level, format: logFormat), allowInsecureConfig: allowInsecure,
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
     }
 
@@ -660,7 +710,9 @@ public struct AutoHealConfig: Sendable {
 
     static func isValidContainerName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)) }
+        return name.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0))
+        }
     }
 
     /// The effective configuration as INI text, with every secret masked.
@@ -776,6 +828,7 @@ public struct AutoHealConfig: Sendable {
             "", "[logging]",
             "log_dir = \(logging.directory)",
             "level = \(logging.level.rawValue)",
+            "format = \(logging.format.rawValue)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

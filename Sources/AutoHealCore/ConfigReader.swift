@@ -29,7 +29,9 @@ struct ConfigReader {
         entry(section, key)
     }
 
-    mutating func integer(_ section: String, _ key: String, default value: Int, range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int {
+    mutating func integer(_ section: String, _ key: String, default value: Int, range: ClosedRange<Int>, unit: String) throws(ConfigError)
+        -> Int
+    {
         guard let e = entry(section, key) else { return value }
         guard let n = Int(e.value), range.contains(n) else {
             let bound = range.upperBound == Int.max ? "≥ \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"

@@ -73,7 +73,9 @@ public struct Envelope: Sendable, Equatable, Codable {
 
     /// UTC with milliseconds: `2026-11-22T03:00:00.250Z`.
     public static func formatDate(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(
+                separator: .omitted))
     }
 
     /// Reads ISO 8601 times with or without fractional seconds.
@@ -146,7 +148,8 @@ public struct Envelope: Sendable, Equatable, Codable {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw .malformed("bad value at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\"")
         } catch let DecodingError.dataCorrupted(context) {
-            throw .malformed("bad value at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\": \(context.debugDescription)")
+            throw .malformed(
+                "bad value at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\": \(context.debugDescription)")
         } catch {
             throw .malformed("\(error)")
         }

@@ -79,7 +79,9 @@ public struct INIDocument: Sendable {
                 throw SyntaxError(line: lineNumber, message: "`\(key)` comes before any [section] header")
             }
             if let first = sections[sections.count - 1].entry(key) {
-                throw SyntaxError(line: lineNumber, message: "key `\(key)` appears twice in [\(sections[sections.count - 1].name)] (first at line \(first.line))")
+                throw SyntaxError(
+                    line: lineNumber,
+                    message: "key `\(key)` appears twice in [\(sections[sections.count - 1].name)] (first at line \(first.line))")
             }
             sections[sections.count - 1].entries.append(Entry(key: key, value: value, line: lineNumber))
             lastKeyLine = lineNumber

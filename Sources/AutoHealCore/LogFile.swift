@@ -1,32 +1,51 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Synchronization
 
 /// An append-only log file that several threads write whole lines to.
 ///
 /// Each line is one `write(2)` on an `O_APPEND` descriptor, so lines never interleave and
-/// `tail -f` and copy-truncate log rotation both work.
+/// `tail -f` and copy-truncate log rotation both work; ``reopen()`` (on SIGHUP) lets
+/// logrotate move the file away and have a new one made. Files are created mode 0640.
 public final class LogFile: Sendable {
     public let path: String
     private let fd: Mutex<Int32>
+    private let reopenable: Bool
 
     /// Opens (creating if needed) the file for appending; nil if it cannot be opened.
     public init?(path: String) {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return nil }
+        guard let fd = Self.open(path) else { return nil }
         self.path = path
         self.fd = Mutex(fd)
+        reopenable = true
+    }
+
+    private static func open(_ path: String) -> Int32? {
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// Opens the path again (after logrotate moved the file away) and closes the old
+    /// descriptor; lines written meanwhile go to one or the other, whole.
+    public func reopen() {
+        guard reopenable, let fresh = Self.open(path) else { return }
+        let old = fd.withLock { fd -> Int32 in
+            defer { fd = fresh }
+            return fd
+        }
+        close(old)
     }
 
     /// A descriptor that is already open, such as standard output (1). Never closed.
     init(descriptor: Int32, name: String) {
         self.path = name
         self.fd = Mutex(descriptor)
+        reopenable = false
     }
 
     public static let standardOutput = LogFile(descriptor: 1, name: "<stdout>")

@@ -19,7 +19,8 @@ public struct PauseNotice: Sendable, Equatable, Codable {
     /// An operator's release of the target from quarantine (`autoheal release`), not a pause.
     public var release: Bool
 
-    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date(), target: TargetKey? = nil, release: Bool = false) {
+    public init(paused: Bool, until: Date?, reason: String, by: String, at: Date = Date(), target: TargetKey? = nil, release: Bool = false)
+    {
         self.paused = paused
         self.until = until
         self.reason = reason
@@ -70,7 +71,10 @@ public enum DurationText {
         if let n = Int(text), n > 0 { return n }
         var total = 0, number = "", sawUnit = false
         for ch in text.lowercased() {
-            if ch.isNumber { number.append(ch); continue }
+            if ch.isNumber {
+                number.append(ch)
+                continue
+            }
             guard let n = Int(number) else { return nil }
             switch ch {
             case "s": total += n

@@ -20,7 +20,9 @@ public enum ProgramSupport {
     /// Sets up logging to standard output and the config's log directory, and logs the
     /// config's warnings. Returns a logger for `area`.
     public static func bootstrapLogging(_ config: AutoHealConfig, area: String, fileLogging: Bool = true) -> Logger {
-        let problem = LogSetup.bootstrap(directory: fileLogging ? config.logging.directory : nil, level: config.logging.level)
+        let problem = LogSetup.bootstrap(
+            directory: fileLogging ? config.logging.directory : nil, level: config.logging.level, format: config.logging.format)
+        if fileLogging { LogSetup.reopenOnHangup() }
         let logger = Logger(label: area)
         if let problem { logger.warning("\(problem)") }
         for warning in config.warnings { logger.warning("config: \(warning)") }

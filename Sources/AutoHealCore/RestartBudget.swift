@@ -15,7 +15,10 @@ public struct RestartBudget: Sendable {
         public var maxAttempts: Int
         public var attemptWindow: TimeInterval
 
-        public init(backoffInitial: TimeInterval, backoffMax: TimeInterval, healthyReset: TimeInterval, maxAttempts: Int, attemptWindow: TimeInterval) {
+        public init(
+            backoffInitial: TimeInterval, backoffMax: TimeInterval, healthyReset: TimeInterval, maxAttempts: Int,
+            attemptWindow: TimeInterval
+        ) {
             self.backoffInitial = backoffInitial
             self.backoffMax = backoffMax
             self.healthyReset = healthyReset

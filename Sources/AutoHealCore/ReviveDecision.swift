@@ -53,7 +53,10 @@ public struct ReviveDecision: Sendable, Equatable {
             case "starting": return .init(.wait, "health check still starting")
             case "unhealthy":
                 if let started = seen.startedAt, now.timeIntervalSince(started) < rules.graceAfterStart {
-                    return .init(.wait, "unhealthy but started \(Int(now.timeIntervalSince(started)))s ago (grace_after_start \(Int(rules.graceAfterStart))s)")
+                    return .init(
+                        .wait,
+                        "unhealthy but started \(Int(now.timeIntervalSince(started)))s ago (grace_after_start \(Int(rules.graceAfterStart))s)"
+                    )
                 }
                 return .init(.restart, "running but unhealthy")
             case let other?: return .init(.none, "running with unknown health \"\(other)\"")

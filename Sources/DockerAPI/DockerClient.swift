@@ -122,7 +122,8 @@ public final class DockerClient: Sendable {
             case .timedOut:
                 throw .execTimedOut(host: host, container: container, command: command.joined(separator: " "), after: timeout)
             case .responseTooLarge:
-                throw .badResponse(host: host, detail: "output of `\(command.joined(separator: " "))` in \(container) is over \(maxOutputBytes) bytes")
+                throw .badResponse(
+                    host: host, detail: "output of `\(command.joined(separator: " "))` in \(container) is over \(maxOutputBytes) bytes")
             case .unreachable(let d): throw .unreachable(host: host, detail: d)
             case .docker(let e): throw e
             case .other(let d): throw .unreachable(host: host, detail: d)
@@ -140,7 +141,10 @@ public final class DockerClient: Sendable {
         }
 
         // The stream ends when the command exits; the exit code may lag a moment behind.
-        struct Inspect: Decodable { var Running: Bool; var ExitCode: Int? }
+        struct Inspect: Decodable {
+            var Running: Bool
+            var ExitCode: Int?
+        }
         let deadline = clock.now + .seconds(5)
         while true {
             let response = try await send("GET", "/exec/\(id)/json")
@@ -181,14 +185,16 @@ public final class DockerClient: Sendable {
                             do {
                                 continuation.yield(.event(try JSONDecoder().decode(DockerEvent.self, from: Data(line))))
                             } catch {
-                                continuation.yield(.undecodable(line: String(decoding: line.prefix(500), as: UTF8.self), reason: "\(error)"))
+                                continuation.yield(
+                                    .undecodable(line: String(decoding: line.prefix(500), as: UTF8.self), reason: "\(error)"))
                             }
                         }
                     }
                     continuation.finish()
                 } catch let error as HTTPError {
                     switch error {
-                    case .status(let code, let body): continuation.finish(throwing: DockerError.refused(host: host, status: code, message: body))
+                    case .status(let code, let body):
+                        continuation.finish(throwing: DockerError.refused(host: host, status: code, message: body))
                     case .timedOut(let d): continuation.finish(throwing: DockerError.timedOut(host: host, detail: d))
                     default: continuation.finish(throwing: DockerError.unreachable(host: host, detail: error.description))
                     }
@@ -233,7 +239,8 @@ public final class DockerClient: Sendable {
 
     private func refusal(_ response: HTTPResponse) -> DockerError {
         struct Message: Decodable { var message: String }
-        let message = (try? JSONDecoder().decode(Message.self, from: Data(response.body)))?.message
+        let message =
+            (try? JSONDecoder().decode(Message.self, from: Data(response.body)))?.message
             ?? String(response.bodyText.prefix(300))
         return .refused(host: host, status: response.status, message: message)
     }

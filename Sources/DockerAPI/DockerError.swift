@@ -20,7 +20,8 @@ public enum DockerError: Error, Equatable, CustomStringConvertible {
         case .noSuchContainer(let h, let c): "no container \(c) on \(h)"
         case .refused(let h, let s, let m): "Docker on \(h) answered \(s): \(m)"
         case .badResponse(let h, let d): "unexpected answer from Docker on \(h): \(d)"
-        case .execTimedOut(let h, let c, let cmd, let after): "`\(cmd)` in \(c) on \(h) did not finish within \(after) (it may still be running there)"
+        case .execTimedOut(let h, let c, let cmd, let after):
+            "`\(cmd)` in \(c) on \(h) did not finish within \(after) (it may still be running there)"
         }
     }
 }

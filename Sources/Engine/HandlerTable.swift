@@ -20,10 +20,10 @@ public struct HandlerTable: Sendable {
 
     public func handler(for payload: Payload) -> any PayloadHandler {
         switch payload {
-        case .containerAutoHeal: containerAutoHeal     // ContainerReviver
-        case .allocationHeal: allocationHeal           // PlacementAllocationHealer
-        case .libvirtSuspendWakeup: libvirtSuspendWakeup // LibvirtWaker
-        case .computeHostFailure: computeHostFailure     // ComputeHostHealer
+        case .containerAutoHeal: containerAutoHeal  // ContainerReviver
+        case .allocationHeal: allocationHeal  // PlacementAllocationHealer
+        case .libvirtSuspendWakeup: libvirtSuspendWakeup  // LibvirtWaker
+        case .computeHostFailure: computeHostFailure  // ComputeHostHealer
         }
     }
 }

@@ -60,9 +60,12 @@ public final class RequeueScheduler: Requeuer, Service {
         }
         wake?.cancel()
         if dropped {
-            logger.warning("too many requests waiting to be sent again; this one is left to the next sweep",
-                           metadata: ["capacity": "\(capacity)", "payload": "\(request.payload.rawValue)",
-                                      "target": "\(request.target.map { "\($0)" } ?? "sweep")"])
+            logger.warning(
+                "too many requests waiting to be sent again; this one is left to the next sweep",
+                metadata: [
+                    "capacity": "\(capacity)", "payload": "\(request.payload.rawValue)",
+                    "target": "\(request.target.map { "\($0)" } ?? "sweep")",
+                ])
         }
     }
 
@@ -119,14 +122,18 @@ public final class RequeueScheduler: Requeuer, Service {
             target: template.target)
         do {
             try await publisher.publish(request, timeout: .seconds(10))
-            logger.info("looking again: request sent", metadata: [
-                "payload": "\(request.payload.rawValue)", "scope": "\(request.scope.rawValue)", "request": "\(request.id)",
-                "target": "\(request.target.map { "\($0)" } ?? "sweep")",
-            ])
+            logger.info(
+                "looking again: request sent",
+                metadata: [
+                    "payload": "\(request.payload.rawValue)", "scope": "\(request.scope.rawValue)", "request": "\(request.id)",
+                    "target": "\(request.target.map { "\($0)" } ?? "sweep")",
+                ])
         } catch {
-            logger.warning("cannot send the request to look again; the next sweep covers it", metadata: [
-                "payload": "\(request.payload.rawValue)", "target": "\(request.target.map { "\($0)" } ?? "sweep")", "error": "\(error)",
-            ])
+            logger.warning(
+                "cannot send the request to look again; the next sweep covers it",
+                metadata: [
+                    "payload": "\(request.payload.rawValue)", "target": "\(request.target.map { "\($0)" } ?? "sweep")", "error": "\(error)",
+                ])
         }
     }
 }

@@ -104,7 +104,12 @@ final class CurlMultiLoop: @unchecked Sendable {
         self.maxConcurrent = maxConcurrent
     }
 
-    func nextID() -> UInt64 { shared.withLock { $0.lastID += 1; return $0.lastID } }
+    func nextID() -> UInt64 {
+        shared.withLock {
+            $0.lastID += 1
+            return $0.lastID
+        }
+    }
 
     func submit(id: UInt64, request: HTTPRequest, sink: Sink) {
         let accepted = shared.withLock { s -> Bool in
@@ -130,10 +135,13 @@ final class CurlMultiLoop: @unchecked Sendable {
         var transfers: [UInt64: Transfer] = [:]
         var waiting: [Queued] = []  // buffered requests beyond maxConcurrent, oldest first
         var waitingStart = 0
-        var buffered = 0            // buffered transfers in curl now
+        var buffered = 0  // buffered transfers in curl now
         while true {
             let (queued, cancelled, stopping) = shared.withLock { s in
-                defer { s.queued.removeAll(); s.cancelled.removeAll() }
+                defer {
+                    s.queued.removeAll()
+                    s.cancelled.removeAll()
+                }
                 return (s.queued, s.cancelled, s.stopping)
             }
             for item in queued {
@@ -266,37 +274,43 @@ final class Transfer {
         for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
         headerList = list
         cah_curl_set_headers(easy, list)
-        cah_curl_set_write(easy, { data, size, count, user in
-            let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
-            let n = size * count
-            if case .streaming(let continuation)? = transfer.sink, (200..<300).contains(cah_curl_response_code(transfer.easy)) {
-                data!.withMemoryRebound(to: UInt8.self, capacity: n) { p in
-                    _ = continuation.yield(Array(UnsafeBufferPointer(start: p, count: n)))
-                }
-                return n
-            }
-            if transfer.received.count + n > transfer.limit {
-                transfer.overflowed = true
-                return 0  // makes libcurl stop with CURLE_WRITE_ERROR
-            }
-            data!.withMemoryRebound(to: UInt8.self, capacity: n) { p in
-                transfer.received.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-            }
-            return n
-        }, Unmanaged.passUnretained(self).toOpaque())
-        if !keepHeaders.isEmpty {
-            cah_curl_set_header_fn(easy, { data, size, count, user in
+        cah_curl_set_write(
+            easy,
+            { data, size, count, user in
                 let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
                 let n = size * count
-                let line = data!.withMemoryRebound(to: UInt8.self, capacity: n) { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) }
-                if let colon = line.firstIndex(of: ":") {
-                    let name = line[..<colon].lowercased()
-                    if transfer.keepHeaders.contains(name) {
-                        transfer.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                if case .streaming(let continuation)? = transfer.sink, (200..<300).contains(cah_curl_response_code(transfer.easy)) {
+                    data!.withMemoryRebound(to: UInt8.self, capacity: n) { p in
+                        _ = continuation.yield(Array(UnsafeBufferPointer(start: p, count: n)))
                     }
+                    return n
+                }
+                if transfer.received.count + n > transfer.limit {
+                    transfer.overflowed = true
+                    return 0  // makes libcurl stop with CURLE_WRITE_ERROR
+                }
+                data!.withMemoryRebound(to: UInt8.self, capacity: n) { p in
+                    transfer.received.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
                 }
                 return n
             }, Unmanaged.passUnretained(self).toOpaque())
+        if !keepHeaders.isEmpty {
+            cah_curl_set_header_fn(
+                easy,
+                { data, size, count, user in
+                    let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    let line = data!.withMemoryRebound(to: UInt8.self, capacity: n) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+                    }
+                    if let colon = line.firstIndex(of: ":") {
+                        let name = line[..<colon].lowercased()
+                        if transfer.keepHeaders.contains(name) {
+                            transfer.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                        }
+                    }
+                    return n
+                }, Unmanaged.passUnretained(self).toOpaque())
         }
     }
 

@@ -59,8 +59,9 @@ public final class ComputeHostHealer: PayloadHandler {
             let service = services.first { $0.host == host }
             observations[host] = HostObservation(dockerAnswers: docker[host] ?? false, service: service)
             if service == nil, await watches.firstTimeUnknown(host) {
-                logger.warning("Nova knows no nova-compute service on this host: it can never be confirmed down (write it as Nova names it: NAME=ADDRESS in [hosts] compute_hosts)",
-                               metadata: ["host": "\(host)"])
+                logger.warning(
+                    "Nova knows no nova-compute service on this host: it can never be confirmed down (write it as Nova names it: NAME=ADDRESS in [hosts] compute_hosts)",
+                    metadata: ["host": "\(host)"])
             }
         }
         let assessment = await watches.assess(observations, now: now, downAfter: TimeInterval(settings.hostDownAfterSeconds))
@@ -74,8 +75,12 @@ public final class ComputeHostHealer: PayloadHandler {
             logger[metadataKey: "since"] = "\(Envelope.formatDate(since))"
             logger.warning("one side only says this compute host is down: not evacuating")
             if await watches.firstWarning(host) {
-                executor.notify("Cloud Auto Heal: \(what.sentence) on compute host \(host) since \(Envelope.formatDate(since)), but the other side does not confirm it; nothing is evacuated. Please look at the host.")
-                await executor.record(.leftAlone, host: host, target: "host", seen: what.rawValue, reason: "only one signal says the host is down", logger: logger)
+                executor.notify(
+                    "Cloud Auto Heal: \(what.sentence) on compute host \(host) since \(Envelope.formatDate(since)), but the other side does not confirm it; nothing is evacuated. Please look at the host."
+                )
+                await executor.record(
+                    .leftAlone, host: host, target: "host", seen: what.rawValue, reason: "only one signal says the host is down",
+                    logger: logger)
             }
         }
         for host in assessment.back {
@@ -84,12 +89,16 @@ public final class ComputeHostHealer: PayloadHandler {
 
         let limit = settings.limit(hosts: hosts.count)
         guard assessment.lookingDown.count <= limit else {
-            logger.error("more compute hosts look down at once than max_hosts_down allows: this healer may be the one cut off; evacuating nothing",
-                         metadata: ["looking_down": "\(assessment.lookingDown.sorted().joined(separator: ","))", "limit": "\(limit)"])
+            logger.error(
+                "more compute hosts look down at once than max_hosts_down allows: this healer may be the one cut off; evacuating nothing",
+                metadata: ["looking_down": "\(assessment.lookingDown.sorted().joined(separator: ","))", "limit": "\(limit)"])
             if await watches.firstPartitionNotice() {
-                executor.notify("Cloud Auto Heal sees \(assessment.lookingDown.count) of \(hosts.count) compute hosts down at once (\(assessment.lookingDown.sorted().joined(separator: ", "))), more than its limit of \(limit): it may be cut off itself, and evacuates nothing until fewer look down.")
-                await executor.record(.leftAlone, host: "*", target: "host", seen: "\(assessment.lookingDown.count) hosts look down",
-                                      reason: "over max_hosts_down (\(limit)): partition suspected", logger: logger)
+                executor.notify(
+                    "Cloud Auto Heal sees \(assessment.lookingDown.count) of \(hosts.count) compute hosts down at once (\(assessment.lookingDown.sorted().joined(separator: ", "))), more than its limit of \(limit): it may be cut off itself, and evacuates nothing until fewer look down."
+                )
+                await executor.record(
+                    .leftAlone, host: "*", target: "host", seen: "\(assessment.lookingDown.count) hosts look down",
+                    reason: "over max_hosts_down (\(limit)): partition suspected", logger: logger)
             }
             return outcome
         }
@@ -101,12 +110,16 @@ public final class ComputeHostHealer: PayloadHandler {
         while !pending.isEmpty {
             let batch = Array(pending.prefix(settings.hostsAtOnce))
             pending.removeFirst(batch.count)
-            outcome = outcome + (await withTaskGroup(of: HandlerOutcome.self) { group in
-                for host in batch {
-                    group.addTask { await self.recover(host, service: observed[host]?.service, since: assessment.downSince[host] ?? now) }
-                }
-                return await group.reduce(HandlerOutcome(), +)
-            })
+            outcome =
+                outcome
+                + (await withTaskGroup(of: HandlerOutcome.self) { group in
+                    for host in batch {
+                        group.addTask {
+                            await self.recover(host, service: observed[host]?.service, since: assessment.downSince[host] ?? now)
+                        }
+                    }
+                    return await group.reduce(HandlerOutcome(), +)
+                })
         }
         return outcome
     }
@@ -118,17 +131,22 @@ public final class ComputeHostHealer: PayloadHandler {
         var logger = logger
         logger[metadataKey: "host"] = "\(host)"
         guard let service else { return HandlerOutcome() }
-        logger.error("compute host down: its Docker API does not answer and Nova reports nova-compute down",
-                     metadata: ["since": "\(Envelope.formatDate(since))"])
+        logger.error(
+            "compute host down: its Docker API does not answer and Nova reports nova-compute down",
+            metadata: ["since": "\(Envelope.formatDate(since))"])
         let seen = "down since \(Envelope.formatDate(since))"
 
         // 1. Fence.
         switch settings.fence {
         case nil:
-            logger.error("no fence configured ([host_failure] fence): not evacuating; set a fence command, or fence = none to evacuate without one")
+            logger.error(
+                "no fence configured ([host_failure] fence): not evacuating; set a fence command, or fence = none to evacuate without one")
             if await watches.firstNotice(host, "nofence") {
-                executor.notify("Cloud Auto Heal: compute host \(host) is down (\(seen)) but no fence is configured, so its servers are not evacuated. It needs a person.")
-                await executor.record(.leftAlone, host: host, target: "host", seen: seen, reason: "no [host_failure] fence configured", logger: logger)
+                executor.notify(
+                    "Cloud Auto Heal: compute host \(host) is down (\(seen)) but no fence is configured, so its servers are not evacuated. It needs a person."
+                )
+                await executor.record(
+                    .leftAlone, host: host, target: "host", seen: seen, reason: "no [host_failure] fence configured", logger: logger)
             }
             return HandlerOutcome(skipped: 1)
         case .none?:
@@ -144,7 +162,9 @@ public final class ComputeHostHealer: PayloadHandler {
             case .failed(let why, _):
                 logger.error("fence failed: not evacuating (its servers might still run there)", metadata: ["error": "\(why)"])
                 if await watches.firstNotice(host, "fencefailed") {
-                    executor.notify("Cloud Auto Heal could not fence compute host \(host) (\(why)), so its servers are not evacuated. It needs a person.")
+                    executor.notify(
+                        "Cloud Auto Heal could not fence compute host \(host) (\(why)), so its servers are not evacuated. It needs a person."
+                    )
                 }
                 return HandlerOutcome(failed: 1)
             case .refused(let refusal):
@@ -154,14 +174,17 @@ public final class ComputeHostHealer: PayloadHandler {
 
         // 2. Force the nova-compute service down, so Nova lets the servers be rebuilt elsewhere.
         if !service.forcedDown {
-            let forceDown = action(.forceDown(serviceID: service.id), host: host, target: "force_down", seen: seen,
-                                   reason: "fenced; Nova must not wait for the service to come back")
+            let forceDown = action(
+                .forceDown(serviceID: service.id), host: host, target: "force_down", seen: seen,
+                reason: "fenced; Nova must not wait for the service to come back")
             switch await executor.perform(forceDown, logger: logger) {
             case .done: break
             case .failed(let why, _):
                 logger.error("cannot force the service down: not evacuating", metadata: ["error": "\(why)"])
                 if await watches.firstNotice(host, "forcedown") {
-                    executor.notify("Cloud Auto Heal could not force nova-compute on \(host) down (\(why)); its servers are not evacuated. It needs a person.")
+                    executor.notify(
+                        "Cloud Auto Heal could not force nova-compute on \(host) down (\(why)); its servers are not evacuated. It needs a person."
+                    )
                 }
                 return HandlerOutcome(failed: 1)
             case .refused(let refusal):
@@ -181,9 +204,12 @@ public final class ComputeHostHealer: PayloadHandler {
         var report = EvacuationReport()
         for server in servers where server.metadata[key] == value {
             report.skipped.append(server.id)
-            logger.notice("server opted out of evacuation: left on the failed host", metadata: ["server": "\(server.id)", "metadata": "\(key)=\(value)"])
-            await executor.record(.leftAlone, host: host, target: "server:\(server.id)", seen: server.status,
-                                  reason: "metadata \(key)=\(value)", logger: logger)
+            logger.notice(
+                "server opted out of evacuation: left on the failed host",
+                metadata: ["server": "\(server.id)", "metadata": "\(key)=\(value)"])
+            await executor.record(
+                .leftAlone, host: host, target: "server:\(server.id)", seen: server.status,
+                reason: "metadata \(key)=\(value)", logger: logger)
         }
         let candidates = servers.filter { $0.metadata[key] != value }
         let hostLogger = logger
@@ -214,12 +240,17 @@ public final class ComputeHostHealer: PayloadHandler {
         }
         await watches.markHandled(host)
         let summary = report.summary
-        logger.notice("evacuation of the compute host finished", metadata: [
-            "evacuated": "\(report.evacuated.count)", "failed": "\(report.failed.count)", "skipped": "\(report.skipped.count)",
-        ])
-        await executor.record(.changed, host: host, target: "host", seen: seen, reason: summary, action: "evacuate",
-                              result: report.failed.isEmpty ? "ok" : "failed", logger: logger)
-        executor.notify("Cloud Auto Heal evacuated compute host \(host) (\(seen)): \(summary). Its nova-compute service stays forced down until a person clears it.")
+        logger.notice(
+            "evacuation of the compute host finished",
+            metadata: [
+                "evacuated": "\(report.evacuated.count)", "failed": "\(report.failed.count)", "skipped": "\(report.skipped.count)",
+            ])
+        await executor.record(
+            .changed, host: host, target: "host", seen: seen, reason: summary, action: "evacuate",
+            result: report.failed.isEmpty ? "ok" : "failed", logger: logger)
+        executor.notify(
+            "Cloud Auto Heal evacuated compute host \(host) (\(seen)): \(summary). Its nova-compute service stays forced down until a person clears it."
+        )
         return HandlerOutcome(acted: report.evacuated.count, failed: report.failed.count, skipped: report.skipped.count)
     }
 
@@ -233,8 +264,9 @@ public final class ComputeHostHealer: PayloadHandler {
     private func evacuate(_ server: NovaServer, from host: String, seen: String, logger: Logger) async -> EvacuationResult {
         var logger = logger
         logger[metadataKey: "server"] = "\(server.id)"
-        let evacuate = action(.evacuate(server: server.id), host: host, target: "server:\(server.id)", seen: "\(server.status) on \(host)",
-                              reason: "its host is down (\(seen))", serviceLimit: settings.maxParallelEvacuations)
+        let evacuate = action(
+            .evacuate(server: server.id), host: host, target: "server:\(server.id)", seen: "\(server.status) on \(host)",
+            reason: "its host is down (\(seen))", serviceLimit: settings.maxParallelEvacuations)
         switch await executor.perform(evacuate, logger: logger) {
         case .done: break
         case .failed(let why, _): return .failed(why)
@@ -249,16 +281,21 @@ public final class ComputeHostHealer: PayloadHandler {
             last = now
             if now.status == "ACTIVE", let newHost = now.host, newHost != host, now.taskState == nil {
                 logger.notice("server evacuated: ACTIVE on another host", metadata: ["new_host": "\(newHost)"])
-                await executor.record(.changed, host: host, target: "server:\(server.id)", seen: server.status,
-                                      reason: "ACTIVE on \(newHost)", action: "evacuate", result: "ok", logger: logger)
+                await executor.record(
+                    .changed, host: host, target: "server:\(server.id)", seen: server.status,
+                    reason: "ACTIVE on \(newHost)", action: "evacuate", result: "ok", logger: logger)
                 return .active(newHost)
             }
             if now.status == "ERROR" { break }
         }
-        let why = last.status == "ERROR" ? "ERROR after evacuation" : "not ACTIVE elsewhere within evacuation_timeout (\(settings.evacuationTimeoutSeconds)s): \(last.status) on \(last.host ?? "?")"
+        let why =
+            last.status == "ERROR"
+            ? "ERROR after evacuation"
+            : "not ACTIVE elsewhere within evacuation_timeout (\(settings.evacuationTimeoutSeconds)s): \(last.status) on \(last.host ?? "?")"
         logger.error("server evacuation failed", metadata: ["error": "\(why)"])
-        await executor.record(.changed, host: host, target: "server:\(server.id)", seen: server.status, reason: why,
-                              action: "evacuate", result: "failed", logger: logger)
+        await executor.record(
+            .changed, host: host, target: "server:\(server.id)", seen: server.status, reason: why,
+            action: "evacuate", result: "failed", logger: logger)
         return .failed(why)
     }
 
@@ -269,14 +306,17 @@ public final class ComputeHostHealer: PayloadHandler {
         logger[metadataKey: "host"] = "\(host)"
         logger.notice("a compute host that was down answers again")
         if settings.unsetForcedDown, let service, service.forcedDown {
-            let clear = action(.unsetForcedDown(serviceID: service.id), host: host, target: "unset_forced_down", seen: "answers again",
-                               reason: "[host_failure] unset_forced_down = true")
+            let clear = action(
+                .unsetForcedDown(serviceID: service.id), host: host, target: "unset_forced_down", seen: "answers again",
+                reason: "[host_failure] unset_forced_down = true")
             if case .done = await executor.perform(clear, logger: logger) {
                 executor.notify("Cloud Auto Heal: compute host \(host) answers again; its nova-compute service is no longer forced down.")
                 return
             }
         }
-        executor.notify("Cloud Auto Heal: compute host \(host) answers again. Its nova-compute service stays forced down: check the host, then clear it (openstack compute service set --up \(host) nova-compute).")
+        executor.notify(
+            "Cloud Auto Heal: compute host \(host) answers again. Its nova-compute service stays forced down: check the host, then clear it (openstack compute service set --up \(host) nova-compute)."
+        )
     }
 
     private func action(

@@ -43,8 +43,9 @@ public final class ContainerReviver: PayloadHandler {
         if let target = request.target {
             // The engine dead-letters requests for targets the config does not name; this is a backstop.
             guard config.refusal(of: request) == nil else {
-                logger.error("request names a target that is not in the config",
-                             metadata: ["host": "\(target.host)", "container": "\(target.container)", "request": "\(request.id)"])
+                logger.error(
+                    "request names a target that is not in the config",
+                    metadata: ["host": "\(target.host)", "container": "\(target.container)", "request": "\(request.id)"])
                 return HandlerOutcome(failed: 1)
             }
             targets = [target]
@@ -80,12 +81,14 @@ public final class ContainerReviver: PayloadHandler {
             }
             return total
         }
-        logger.info("sweep finished", metadata: [
-            "payload": "\(request.payload.rawValue)", "scope": "\(request.scope.rawValue)",
-            "duration": "\((clock.now - started).logDescription)", "request": "\(request.id)",
-            "checked": "\(outcome.checked)", "acted": "\(outcome.acted)", "failed": "\(outcome.failed)",
-            "skipped": "\(outcome.skipped)",
-        ])
+        logger.info(
+            "sweep finished",
+            metadata: [
+                "payload": "\(request.payload.rawValue)", "scope": "\(request.scope.rawValue)",
+                "duration": "\((clock.now - started).logDescription)", "request": "\(request.id)",
+                "checked": "\(outcome.checked)", "acted": "\(outcome.acted)", "failed": "\(outcome.failed)",
+                "skipped": "\(outcome.skipped)",
+            ])
         return outcome
     }
 
@@ -95,7 +98,8 @@ public final class ContainerReviver: PayloadHandler {
         if request.target != nil {
             await claims.claimWhenFree(target)
         } else if !(await claims.claim(target)) {
-            logger.debug("already being handled by another request", metadata: ["host": "\(target.host)", "container": "\(target.container)"])
+            logger.debug(
+                "already being handled by another request", metadata: ["host": "\(target.host)", "container": "\(target.container)"])
             return HandlerOutcome(checked: 1, skipped: 1)
         }
         let outcome = await reviveClaimed(target, scope: request.scope, logger: logger)
@@ -113,9 +117,11 @@ public final class ContainerReviver: PayloadHandler {
         do {
             seen = try await observer.inspect(target.container, on: target.host).observation
         } catch {
-            logger.error("cannot check container", metadata: [
-                "action": "inspect", "result": "failed", "duration": "\((clock.now - started).logDescription)", "error": "\(error)",
-            ])
+            logger.error(
+                "cannot check container",
+                metadata: [
+                    "action": "inspect", "result": "failed", "duration": "\((clock.now - started).logDescription)", "error": "\(error)",
+                ])
             return HandlerOutcome(checked: 1, failed: 1)
         }
         logger[metadataKey: "seen"] = "\(seen.summary)"
@@ -128,12 +134,14 @@ public final class ContainerReviver: PayloadHandler {
             logger[metadataKey: "reason"] = "\(decision.reason)"
             if decision.action == .wait || (seen.status == "exited" && decision.action == .none) {
                 let waiting = decision.action == .wait
-                await executor.record(waiting ? .wait : .leftAlone, host: target.host, target: target.container, seen: seen.summary,
-                                      reason: decision.reason, logger: logger)
+                await executor.record(
+                    waiting ? .wait : .leftAlone, host: target.host, target: target.container, seen: seen.summary,
+                    reason: decision.reason, logger: logger)
                 logger.info("leaving it this round")
                 if waiting {
-                    executor.lookAgain(Envelope(payload: .containerAutoHeal, scope: scope, target: target),
-                                       at: recheckTime(for: seen, now: now))
+                    executor.lookAgain(
+                        Envelope(payload: .containerAutoHeal, scope: scope, target: target),
+                        at: recheckTime(for: seen, now: now))
                 }
                 return HandlerOutcome(checked: 1, skipped: 1)
             }

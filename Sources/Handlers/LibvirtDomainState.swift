@@ -14,11 +14,16 @@ public struct LibvirtDomainState: Sendable, Equatable, CustomStringConvertible {
         self.reason = reason
     }
 
-    static let knownStates: Set<String> = ["no state", "running", "idle", "blocked", "paused", "in shutdown", "shut off", "shutdown", "crashed", "pmsuspended"]
+    static let knownStates: Set<String> = [
+        "no state", "running", "idle", "blocked", "paused", "in shutdown", "shut off", "shutdown", "crashed", "pmsuspended",
+    ]
 
     /// Parses the first non-empty line of `virsh domstate --reason` output; nil if it is not one.
     public init?(parsing output: String) {
-        guard let line = output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: { !$0.isEmpty })
+        guard
+            let line = output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: {
+                !$0.isEmpty
+            })
         else { return nil }
         var state = line
         var reason = ""

@@ -24,7 +24,10 @@ public struct LibvirtWakeDecision: Sendable, Equatable {
     }
 
     /// Paused reasons that mean a libvirt job owns the pause.
-    static let jobReasons = ["migrating", "saving", "dumping", "from snapshot", "creating snapshot", "snapshot", "post-copy", "post-copy failed", "starting up", "shutting down"]
+    static let jobReasons = [
+        "migrating", "saving", "dumping", "from snapshot", "creating snapshot", "snapshot", "post-copy", "post-copy failed", "starting up",
+        "shutting down",
+    ]
 
     public static func decide(_ seen: LibvirtDomainState, settings: AutoHealConfig.Libvirt) -> LibvirtWakeDecision {
         let reason = seen.reason.lowercased()
@@ -34,7 +37,8 @@ public struct LibvirtWakeDecision: Sendable, Equatable {
         case "paused":
             if jobReasons.contains(reason) { return .init(.none, "paused by a libvirt job (\(seen.reason)): never touched") }
             if reason == "user" {
-                return settings.resumeUserPaused ? .init(.resume, "paused by a user; resume_user_paused = true")
+                return settings.resumeUserPaused
+                    ? .init(.resume, "paused by a user; resume_user_paused = true")
                     : .init(.none, "paused by a user (resume_user_paused = false)")
             }
             if settings.resumeReasons.contains(where: { $0.lowercased() == reason }) {

@@ -51,9 +51,12 @@ public final class LibvirtWaker: PayloadHandler {
         } else {
             guard let listing = await probe(.listDomains, on: host, logger: logger) else { return HandlerOutcome(checked: 1, failed: 1) }
             guard listing.exitCode == 0, let listed = LibvirtDomainState.parseUUIDList(listing.stdout) else {
-                logger.error("cannot list domains", metadata: [
-                    "exit_code": "\(listing.exitCode)", "stdout": "\(listing.stdout.prefix(300))", "stderr": "\(listing.stderr.prefix(500))",
-                ])
+                logger.error(
+                    "cannot list domains",
+                    metadata: [
+                        "exit_code": "\(listing.exitCode)", "stdout": "\(listing.stdout.prefix(300))",
+                        "stderr": "\(listing.stderr.prefix(500))",
+                    ])
                 return HandlerOutcome(checked: 1, failed: 1)
             }
             uuids = listed
@@ -86,10 +89,13 @@ public final class LibvirtWaker: PayloadHandler {
     }
 
     /// Looks at one domain and wakes it through the policy if it needs it.
-    private func wake(_ target: TargetKey, uuid: String, logger: Logger) async -> (outcome: HandlerOutcome, attempted: Bool, changed: Bool) {
+    private func wake(_ target: TargetKey, uuid: String, logger: Logger) async -> (outcome: HandlerOutcome, attempted: Bool, changed: Bool)
+    {
         var logger = logger
         let host = target.host
-        guard let seen = await domainState(uuid, on: host, logger: logger) else { return (HandlerOutcome(checked: 1, failed: 1), false, false) }
+        guard let seen = await domainState(uuid, on: host, logger: logger) else {
+            return (HandlerOutcome(checked: 1, failed: 1), false, false)
+        }
         logger[metadataKey: "seen"] = "\(seen)"
         guard let action = action(for: seen, target: target, uuid: uuid) else {
             let decision = LibvirtWakeDecision.decide(seen, settings: config.libvirt)
@@ -97,18 +103,21 @@ public final class LibvirtWaker: PayloadHandler {
                 await executor.observe(target, healthy: true, seen: "\(seen)", logger: logger)
             } else if seen.state == "paused" || seen.state == "pmsuspended" {
                 logger.info("leaving domain alone", metadata: ["reason": "\(decision.reason)"])
-                await executor.record(.leftAlone, host: host, target: target.container, seen: "\(seen)", reason: decision.reason,
-                                      logger: logger)
+                await executor.record(
+                    .leftAlone, host: host, target: target.container, seen: "\(seen)", reason: decision.reason,
+                    logger: logger)
                 return (HandlerOutcome(checked: 1, skipped: 1), false, false)
             }
             return (HandlerOutcome(checked: 1), false, false)
         }
         await executor.observe(target, healthy: false, seen: "\(seen)", logger: logger)
-        let result = await executor.perform(action, logger: logger, revalidate: { [self, logger] in
-            // The domain may have changed while this host waited for its turn.
-            guard let fresh = await domainState(uuid, on: host, logger: logger) else { return action }
-            return self.action(for: fresh, target: target, uuid: uuid)
-        })
+        let result = await executor.perform(
+            action, logger: logger,
+            revalidate: { [self, logger] in
+                // The domain may have changed while this host waited for its turn.
+                guard let fresh = await domainState(uuid, on: host, logger: logger) else { return action }
+                return self.action(for: fresh, target: target, uuid: uuid)
+            })
         guard case .done = result else {
             if case .failed = result { return (HandlerOutcome(checked: 1, failed: 1), true, false) }
             return (HandlerOutcome(checked: 1, for: result), false, false)
@@ -117,14 +126,16 @@ public final class LibvirtWaker: PayloadHandler {
         logger[metadataKey: "state_after"] = "\(after?.description ?? "unknown")"
         if let after, after.state != seen.state {
             logger.info("domain state after waking")
-            await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
-                                  reason: "state after \(action.kind): \(after)", action: "\(action.kind)", result: "ok", logger: logger)
+            await executor.record(
+                .changed, host: host, target: target.container, seen: "\(seen)",
+                reason: "state after \(action.kind): \(after)", action: "\(action.kind)", result: "ok", logger: logger)
             return (HandlerOutcome(checked: 1, acted: 1), true, true)
         }
         logger.error("domain did not wake")
-        await executor.record(.changed, host: host, target: target.container, seen: "\(seen)",
-                              reason: "still \(after?.description ?? "unknown") after \(action.kind)", action: "\(action.kind)",
-                              result: "failed", logger: logger)
+        await executor.record(
+            .changed, host: host, target: target.container, seen: "\(seen)",
+            reason: "still \(after?.description ?? "unknown") after \(action.kind)", action: "\(action.kind)",
+            result: "failed", logger: logger)
         return (HandlerOutcome(checked: 1, failed: 1), true, false)
     }
 
@@ -151,18 +162,22 @@ public final class LibvirtWaker: PayloadHandler {
             handler: .libvirtSuspendWakeup, kind: .restart, host: host, container: name, target: target,
             seen: "\(changed) of \(attempted) domain(s) woken", reason: "nova-compute resyncs the domains' power state",
             service: name, recheck: nil, doneMessage: "restarted nova_compute")
-        let result = await executor.perform(action, logger: logger, settled: { [observer] in
-            (try? await observer.inspect(name, on: host).observation.isHealthy) ?? false
-        })
+        let result = await executor.perform(
+            action, logger: logger,
+            settled: { [observer] in
+                (try? await observer.inspect(name, on: host).observation.isHealthy) ?? false
+            })
         return HandlerOutcome(checked: 0, for: result)
     }
 
     private func domainState(_ uuid: String, on host: String, logger: Logger) async -> LibvirtDomainState? {
         guard let result = await probe(.domainState(uuid: uuid), on: host, logger: logger, quiet: true) else { return nil }
         guard result.exitCode == 0, let state = LibvirtDomainState(parsing: result.stdout) else {
-            logger.error("cannot read domain state", metadata: [
-                "exit_code": "\(result.exitCode)", "stdout": "\(result.stdout.prefix(200))", "stderr": "\(result.stderr.prefix(300))",
-            ])
+            logger.error(
+                "cannot read domain state",
+                metadata: [
+                    "exit_code": "\(result.exitCode)", "stdout": "\(result.stdout.prefix(200))", "stderr": "\(result.stderr.prefix(300))",
+                ])
             return nil
         }
         return state

@@ -31,7 +31,8 @@ public struct HandlerOutcome: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func + (a: HandlerOutcome, b: HandlerOutcome) -> HandlerOutcome {
-        HandlerOutcome(checked: a.checked + b.checked, acted: a.acted + b.acted, failed: a.failed + b.failed, skipped: a.skipped + b.skipped)
+        HandlerOutcome(
+            checked: a.checked + b.checked, acted: a.acted + b.acted, failed: a.failed + b.failed, skipped: a.skipped + b.skipped)
     }
 
     public var description: String { "checked=\(checked) acted=\(acted) failed=\(failed) skipped=\(skipped)" }

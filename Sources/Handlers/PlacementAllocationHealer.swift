@@ -38,8 +38,9 @@ public final class PlacementAllocationHealer: PayloadHandler {
     public func handle(_ request: Envelope) async -> HandlerOutcome {
         let container = config.placement.container
         guard let host = await firstAnsweringHost(container) else {
-            logger.error("no control host answers with a running \(container): allocation heal skipped this period",
-                         metadata: ["container": "\(container)", "request": "\(request.id)"])
+            logger.error(
+                "no control host answers with a running \(container): allocation heal skipped this period",
+                metadata: ["container": "\(container)", "request": "\(request.id)"])
             return HandlerOutcome(checked: 1, failed: 1)
         }
         var logger = logger
@@ -61,8 +62,9 @@ public final class PlacementAllocationHealer: PayloadHandler {
             let orphans = await note(report, host: host, logger: logger)
             guard config.placement.deleteOrphans else {
                 logger.notice("orphans left in place: [placement] delete_orphans = false", metadata: ["step": "audit"])
-                await executor.record(.leftAlone, host: host, target: Self.deleteTarget.container, seen: "\(orphans) orphaned consumer(s)",
-                                      reason: "[placement] delete_orphans = false", logger: logger)
+                await executor.record(
+                    .leftAlone, host: host, target: Self.deleteTarget.container, seen: "\(orphans) orphaned consumer(s)",
+                    reason: "[placement] delete_orphans = false", logger: logger)
                 break
             }
             await executor.observe(Self.deleteTarget, healthy: false, seen: "\(orphans) orphans", logger: logger)
@@ -70,17 +72,21 @@ public final class PlacementAllocationHealer: PayloadHandler {
                 handler: .allocationHeal, kind: .deleteOrphanedAllocations, host: host, container: container, target: Self.deleteTarget,
                 seen: "\(orphans) orphaned consumer(s)", reason: "nova-manage placement audit found orphaned allocations (exit 3)",
                 service: "placement", recheck: recheck, doneMessage: "nova-manage placement audit --delete done")
-            let result = await executor.perform(action, logger: logger, revalidate: { [observer] in
-                // Another run may have deleted them while this one waited for its turn.
-                (try? await observer.run(.placementAudit, on: host).exitCode) == 3 ? action : nil
-            })
+            let result = await executor.perform(
+                action, logger: logger,
+                revalidate: { [observer] in
+                    // Another run may have deleted them while this one waited for its turn.
+                    (try? await observer.run(.placementAudit, on: host).exitCode) == 3 ? action : nil
+                })
             switch result {
             case .done(let output?):
                 for allocation in PlacementAuditReport(parsing: output.stdout).deleted {
-                    logger.notice("deleted orphaned allocation", metadata: [
-                        "step": "delete", "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
-                        "allocations": "\(allocation.allocations)",
-                    ])
+                    logger.notice(
+                        "deleted orphaned allocation",
+                        metadata: [
+                            "step": "delete", "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
+                            "allocations": "\(allocation.allocations)",
+                        ])
                     await executor.record(
                         .changed, host: host, target: "consumer:\(allocation.consumer)", seen: "orphaned",
                         reason: "deleted allocations on resource provider \(allocation.resourceProvider): \(allocation.allocations)",
@@ -121,8 +127,9 @@ public final class PlacementAllocationHealer: PayloadHandler {
         }
         for instance in missing {
             logger.warning("instance without allocations", metadata: ["step": "heal --dry-run", "instance": "\(instance)"])
-            await executor.record(.found, host: host, target: "instance:\(instance)", seen: "no allocations",
-                                  reason: "heal_allocations --dry-run would create its allocations", logger: logger)
+            await executor.record(
+                .found, host: host, target: "instance:\(instance)", seen: "no allocations",
+                reason: "heal_allocations --dry-run would create its allocations", logger: logger)
         }
         await executor.observe(Self.healTarget, healthy: false, seen: "\(missing.count) missing", logger: logger)
         let action = HealAction(
@@ -135,12 +142,14 @@ public final class PlacementAllocationHealer: PayloadHandler {
         case .done(let output?):
             for instance in HealAllocationsReport(parsing: output.stdout).created {
                 logger.notice("created missing allocations", metadata: ["step": "heal", "instance": "\(instance)"])
-                await executor.record(.changed, host: host, target: "instance:\(instance)", seen: "no allocations",
-                                      reason: "allocations created", action: "\(action.kind)", result: "ok", logger: logger)
+                await executor.record(
+                    .changed, host: host, target: "instance:\(instance)", seen: "no allocations",
+                    reason: "allocations created", action: "\(action.kind)", result: "ok", logger: logger)
             }
             if output.exitCode == 1 {
-                logger.warning("more instances remain to heal; the next period goes on",
-                               metadata: ["step": "heal", "meaning": "\(NovaManageExit.healAllocations(1))"])
+                logger.warning(
+                    "more instances remain to heal; the next period goes on",
+                    metadata: ["step": "heal", "meaning": "\(NovaManageExit.healAllocations(1))"])
             }
         case .failed(_, let output?):
             failed(step: "heal", output, meaning: NovaManageExit.healAllocations(output.exitCode), logger: logger)
@@ -155,23 +164,28 @@ public final class PlacementAllocationHealer: PayloadHandler {
         var consumers = Set<String>()
         for allocation in report.deletable {
             consumers.insert(allocation.consumer)
-            logger.warning("orphaned allocation", metadata: [
-                "step": "audit", "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
-                "allocations": "\(allocation.allocations)",
-            ])
-            await executor.record(.found, host: host, target: "consumer:\(allocation.consumer)", seen: "orphaned",
-                                  reason: "allocations on resource provider \(allocation.resourceProvider) can be deleted: \(allocation.allocations)",
-                                  logger: logger)
+            logger.warning(
+                "orphaned allocation",
+                metadata: [
+                    "step": "audit", "consumer": "\(allocation.consumer)", "resource_provider": "\(allocation.resourceProvider)",
+                    "allocations": "\(allocation.allocations)",
+                ])
+            await executor.record(
+                .found, host: host, target: "consumer:\(allocation.consumer)", seen: "orphaned",
+                reason: "allocations on resource provider \(allocation.resourceProvider) can be deleted: \(allocation.allocations)",
+                logger: logger)
         }
         for consumer in report.orphanedConsumers where !consumers.contains(consumer) {
             consumers.insert(consumer)
             logger.warning("orphaned allocation", metadata: ["step": "audit", "consumer": "\(consumer)"])
-            await executor.record(.found, host: host, target: "consumer:\(consumer)", seen: "orphaned",
-                                  reason: "allocations with no instance or migration", logger: logger)
+            await executor.record(
+                .found, host: host, target: "consumer:\(consumer)", seen: "orphaned",
+                reason: "allocations with no instance or migration", logger: logger)
         }
         if consumers.isEmpty {
-            logger.warning("audit exit 3 (orphans found) but its output names none",
-                           metadata: ["step": "audit", "stdout": "\(report.unrecognized.joined(separator: " | ").prefix(500))"])
+            logger.warning(
+                "audit exit 3 (orphans found) but its output names none",
+                metadata: ["step": "audit", "stdout": "\(report.unrecognized.joined(separator: " | ").prefix(500))"])
         }
         return consumers.count
     }
@@ -185,11 +199,13 @@ public final class PlacementAllocationHealer: PayloadHandler {
             do {
                 let details = try await observer.inspect(container, on: name)
                 if details.state.status == "running" { return name }
-                logger.warning("\(container) is not running here; trying the next control host",
-                               metadata: ["host": "\(name)", "container": "\(container)", "seen": "\(details.observation.summary)"])
+                logger.warning(
+                    "\(container) is not running here; trying the next control host",
+                    metadata: ["host": "\(name)", "container": "\(container)", "seen": "\(details.observation.summary)"])
             } catch {
-                logger.warning("host does not answer; trying the next control host",
-                               metadata: ["host": "\(name)", "container": "\(container)", "error": "\(error)"])
+                logger.warning(
+                    "host does not answer; trying the next control host",
+                    metadata: ["host": "\(name)", "container": "\(container)", "error": "\(error)"])
             }
         }
         return nil
@@ -207,18 +223,22 @@ public final class PlacementAllocationHealer: PayloadHandler {
             logger.info("ran nova-manage", metadata: ["exit_code": "\(result.exitCode)", "duration": "\(result.duration.logDescription)"])
             return result
         } catch {
-            logger.error("nova-manage did not complete", metadata: [
-                "result": "failed", "duration": "\((clock.now - started).logDescription)", "error": "\(error)",
-            ])
+            logger.error(
+                "nova-manage did not complete",
+                metadata: [
+                    "result": "failed", "duration": "\((clock.now - started).logDescription)", "error": "\(error)",
+                ])
             return nil
         }
     }
 
     private func failed(step: String, _ result: ExecResult, meaning: String, logger: Logger) {
-        logger.error("nova-manage failed: \(meaning); no further step this period", metadata: [
-            "step": "\(step)", "exit_code": "\(result.exitCode)", "meaning": "\(meaning)",
-            "error": "\(NovaManageExit.errorSummary(stdout: result.stdout, stderr: result.stderr))",
-            "stderr": "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))",
-        ])
+        logger.error(
+            "nova-manage failed: \(meaning); no further step this period",
+            metadata: [
+                "step": "\(step)", "exit_code": "\(result.exitCode)", "meaning": "\(meaning)",
+                "error": "\(NovaManageExit.errorSummary(stdout: result.stdout, stderr: result.stderr))",
+                "stderr": "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))",
+            ])
     }
 }

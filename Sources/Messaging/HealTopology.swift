@@ -15,19 +15,22 @@ public enum HealTopology {
         let typeArgument = queueType == "quorum" ? "quorum" : nil  // classic: leave the argument out, as the old system did
         for scope in Scope.allCases {
             topology.exchanges.append(.init(name: Topology.exchange(for: scope), type: "direct"))
-            topology.queues.append(.init(
-                name: Topology.queue(for: scope), queueType: typeArgument,
-                singleActiveConsumer: singleActiveConsumer ? true : nil))
-            topology.bindings.append(.init(
-                queue: Topology.queue(for: scope), exchange: Topology.exchange(for: scope),
-                routingKey: Topology.routingKey(for: scope)))
+            topology.queues.append(
+                .init(
+                    name: Topology.queue(for: scope), queueType: typeArgument,
+                    singleActiveConsumer: singleActiveConsumer ? true : nil))
+            topology.bindings.append(
+                .init(
+                    queue: Topology.queue(for: scope), exchange: Topology.exchange(for: scope),
+                    routingKey: Topology.routingKey(for: scope)))
         }
         topology.exchanges.append(.init(name: Topology.deadLetterExchange, type: "fanout"))
         topology.queues.append(.init(name: Topology.deadLetterQueue, queueType: typeArgument, maxLength: deadLetterLimit))
         topology.bindings.append(.init(queue: Topology.deadLetterQueue, exchange: Topology.deadLetterExchange, routingKey: ""))
-        topology.queues.append(.init(
-            name: Topology.stateQueue, queueType: "stream", maxLengthBytes: Topology.stateRetentionBytes,
-            streamSegmentBytes: Topology.stateSegmentBytes))
+        topology.queues.append(
+            .init(
+                name: Topology.stateQueue, queueType: "stream", maxLengthBytes: Topology.stateRetentionBytes,
+                streamSegmentBytes: Topology.stateSegmentBytes))
         topology.conflictAdvice = """
             A queue already exists with other arguments than [rabbitmq] queue_type = \(queueType) and \
             single_active_consumer = \(singleActiveConsumer) ask for (queues made by the old healer have none). \

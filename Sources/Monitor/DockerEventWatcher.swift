@@ -107,16 +107,20 @@ public final class DockerEventWatcher: Service, Sendable {
                     let stream = try await watch.client.events(containers: names, actions: ContainerFault.eventActions, since: since)
                     openStreams.add(1, ordering: .relaxed)
                     counted = true
-                    logger.info("following Docker events", metadata: [
-                        "host": "\(host)", "containers": "\(names.count)", "since": "\(since.map { "\($0)" } ?? "now")",
-                    ])
+                    logger.info(
+                        "following Docker events",
+                        metadata: [
+                            "host": "\(host)", "containers": "\(names.count)", "since": "\(since.map { "\($0)" } ?? "now")",
+                        ])
                     if since == nil { since = openedAt }
                     if broken {
                         broken = false
                         let checks = catchUp(on: watch)
-                        logger.notice("event stream reopened after a break: checking every watched container of the host", metadata: [
-                            "host": "\(host)", "containers": "\(names.count)",
-                        ])
+                        logger.notice(
+                            "event stream reopened after a break: checking every watched container of the host",
+                            metadata: [
+                                "host": "\(host)", "containers": "\(names.count)",
+                            ])
                         publishes.addTask { await self.publish(checks, event: nil, fault: nil, host: host) }
                     }
                     for try await item in stream {
@@ -126,9 +130,11 @@ public final class DockerEventWatcher: Service, Sendable {
                             guard let request = request(for: event, on: watch) else { continue }
                             publishes.addTask { await self.publish(request.envelopes, event: event, fault: request.fault, host: host) }
                         case .undecodable(let line, let why):
-                            logger.warning("Docker sent an event line that is not an event; skipped", metadata: [
-                                "host": "\(host)", "line": "\(line)", "reason": "\(why)",
-                            ])
+                            logger.warning(
+                                "Docker sent an event line that is not an event; skipped",
+                                metadata: [
+                                    "host": "\(host)", "line": "\(line)", "reason": "\(why)",
+                                ])
                         }
                     }
                 } catch {
@@ -140,10 +146,12 @@ public final class DockerEventWatcher: Service, Sendable {
                 if ContinuousClock.now - opened > .seconds(30) { backoff.reset() }
                 broken = true
                 let delay = backoff.next()
-                logger.warning("Docker event stream ended; reopening (the periodic sweep covers the gap)", metadata: [
-                    "host": "\(host)", "reason": "\(reason)", "retry_in": "\(delay.logDescription)",
-                    "since": "\(since.map { "\($0)" } ?? "now")",
-                ])
+                logger.warning(
+                    "Docker event stream ended; reopening (the periodic sweep covers the gap)",
+                    metadata: [
+                        "host": "\(host)", "reason": "\(reason)", "retry_in": "\(delay.logDescription)",
+                        "since": "\(since.map { "\($0)" } ?? "now")",
+                    ])
                 try? await Task.sleep(for: delay)
             }
             publishes.cancelAll()
@@ -169,7 +177,8 @@ public final class DockerEventWatcher: Service, Sendable {
             watch.scopes[name, default: []].map { scope in
                 Envelope(
                     payload: .containerAutoHeal, scope: scope, issuedAt: now,
-                    expiresAt: now.addingTimeInterval(requestLifetime.timeInterval), target: TargetKey(host: watch.client.host, container: name))
+                    expiresAt: now.addingTimeInterval(requestLifetime.timeInterval),
+                    target: TargetKey(host: watch.client.host, container: name))
             }
         }
     }

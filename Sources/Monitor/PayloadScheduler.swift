@@ -62,9 +62,11 @@ public struct PayloadScheduler: Service {
                     if !published {
                         missed[scope, default: 0] += 1
                     } else if let count = missed.removeValue(forKey: scope) {
-                        logger.notice("broker reachable again; sweeps were dropped while it was away", metadata: [
-                            "payload": "\(payload.rawValue)", "scope": "\(scope.rawValue)", "dropped": "\(count)",
-                        ])
+                        logger.notice(
+                            "broker reachable again; sweeps were dropped while it was away",
+                            metadata: [
+                                "payload": "\(payload.rawValue)", "scope": "\(scope.rawValue)", "dropped": "\(count)",
+                            ])
                     }
                 }
                 try? await Task.sleep(until: next, clock: .continuous)
@@ -75,7 +77,8 @@ public struct PayloadScheduler: Service {
     /// Publishes one sweep; false if the broker did not confirm it within one period (it is dropped: the next period's replaces it).
     private func publishOnce(_ payload: Payload, scope: Scope, period: Duration) async -> Bool {
         let now = Date()
-        let envelope = Envelope(payload: payload, scope: scope, issuedAt: now, expiresAt: now.addingTimeInterval(Double(period.components.seconds)))
+        let envelope = Envelope(
+            payload: payload, scope: scope, issuedAt: now, expiresAt: now.addingTimeInterval(Double(period.components.seconds)))
         let clock = ContinuousClock()
         let started = clock.now
         var log: Logger.Metadata = [

@@ -232,7 +232,8 @@ public final class NovaClient: NovaCompute {
         let answer = try KeystoneLogin.parse(response.body, keystone: keystone)
         guard let endpoint = settings.endpoint ?? answer.endpoint else {
             throw .authentication(
-                "no compute endpoint for interface \(keystone.interface)\(keystone.regionName.map { " in region \($0)" } ?? "") in the catalog; set [nova] endpoint")
+                "no compute endpoint for interface \(keystone.interface)\(keystone.regionName.map { " in region \($0)" } ?? "") in the catalog; set [nova] endpoint"
+            )
         }
         return Session(token: token, endpoint: endpoint, expiresAt: answer.expiresAt)
     }
@@ -282,7 +283,9 @@ public enum KeystoneLogin {
     }
 
     /// The token's expiry and the compute endpoint of the catalog for the interface and region.
-    public static func parse(_ body: [UInt8], keystone: AutoHealConfig.Nova.Keystone) throws(NovaError) -> (expiresAt: Date?, endpoint: String?) {
+    public static func parse(_ body: [UInt8], keystone: AutoHealConfig.Nova.Keystone) throws(NovaError) -> (
+        expiresAt: Date?, endpoint: String?
+    ) {
         struct Answer: Decodable {
             struct Token: Decodable {
                 var expires_at: String?

@@ -150,8 +150,9 @@ public final class PolicyExecutor: Sendable {
             if let revalidate {
                 guard let fresh = await revalidate() else {
                     logger.info("no longer needs an action after waiting for its turn")
-                    await record(.notNeeded, host: action.host, target: action.target.container, seen: action.seen,
-                                 reason: "fine again after waiting for a rolling slot", action: "\(action.kind)", logger: logger)
+                    await record(
+                        .notNeeded, host: action.host, target: action.target.container, seen: action.seen,
+                        reason: "fine again after waiting for a rolling slot", action: "\(action.kind)", logger: logger)
                     return .refused(.noLongerNeeded)
                 }
                 action = fresh
@@ -199,17 +200,20 @@ public final class PolicyExecutor: Sendable {
             return
         }
         logger.error(
-            "\(action.subject) needs a person: \(window) did not bring it back; quarantined until it is healthy for \(policy.healthyResetSeconds)s or released (autoheal release \(action.target))")
+            "\(action.subject) needs a person: \(window) did not bring it back; quarantined until it is healthy for \(policy.healthyResetSeconds)s or released (autoheal release \(action.target))"
+        )
         notifier.notify(
-            "Cloud Auto Heal gave up on \(action.target) (\(action.seen)): \(window) (\(action.kind)) did not bring it back. It needs a person; `autoheal release \(action.target)` lets the healer try again.")
+            "Cloud Auto Heal gave up on \(action.target) (\(action.seen)): \(window) (\(action.kind)) did not bring it back. It needs a person; `autoheal release \(action.target)` lets the healer try again."
+        )
     }
 
     /// Performs the action through its host's runtime and records the result.
     private func run(_ action: HealAction, logger: Logger) async -> ActionOutcome {
         var logger = logger
         if action.kind == .restart {
-            logger.info("restarting container (Docker waits up to stop_timeout for it to stop)",
-                        metadata: ["stop_timeout": "\(config.engine.stopTimeoutSeconds)s"])
+            logger.info(
+                "restarting container (Docker waits up to stop_timeout for it to stop)",
+                metadata: ["stop_timeout": "\(config.engine.stopTimeoutSeconds)s"])
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -230,16 +234,18 @@ public final class PolicyExecutor: Sendable {
             logger[metadataKey: "result"] = "failed"
             logger.error("action failed", metadata: ["error": "\(failure)"])
             HealMetrics.action(handler: action.handler.rawValue, kind: "\(action.kind)", result: "failed")
-            await record(.act, host: action.host, target: action.target.container, seen: action.seen,
-                         reason: "\(action.reason); \(failure)", action: "\(action.kind)", result: "failed", duration: duration,
-                         logger: logger)
+            await record(
+                .act, host: action.host, target: action.target.container, seen: action.seen,
+                reason: "\(action.reason); \(failure)", action: "\(action.kind)", result: "failed", duration: duration,
+                logger: logger)
             return .failed(failure, output)
         }
         logger[metadataKey: "result"] = "ok"
         logger.notice("\(action.doneMessage)")
         HealMetrics.action(handler: action.handler.rawValue, kind: "\(action.kind)", result: "done")
-        await record(.act, host: action.host, target: action.target.container, seen: action.seen, reason: action.reason,
-                     action: "\(action.kind)", result: "ok", duration: duration, logger: logger)
+        await record(
+            .act, host: action.host, target: action.target.container, seen: action.seen, reason: action.reason,
+            action: "\(action.kind)", result: "ok", duration: duration, logger: logger)
         return .done(output)
     }
 
@@ -268,7 +274,9 @@ public final class PolicyExecutor: Sendable {
             let command = ProcessFenceRunner.command(words, host: action.host)
             logger[metadataKey: "command"] = "\(command.joined(separator: " "))"
             let result = await fencer.run(command, timeout: .seconds(config.hostFailure.fenceTimeoutSeconds))
-            if let failure = result.failure { throw ActionError("\(failure)\(result.output.isEmpty ? "" : "; output: \(result.output.suffix(500))")") }
+            if let failure = result.failure {
+                throw ActionError("\(failure)\(result.output.isEmpty ? "" : "; output: \(result.output.suffix(500))")")
+            }
             logger[metadataKey: "exit_code"] = "\(result.exitCode ?? -1)"
             return ExecResult(exitCode: Int(result.exitCode ?? -1), stdout: result.output, stderr: result.output)
         case .forceDown(let id), .unsetForcedDown(let id):
@@ -315,16 +323,19 @@ public final class PolicyExecutor: Sendable {
         let deadline = started + .seconds(policy.rollingWaitSeconds)
         while clock.now < deadline {
             if await settled() {
-                logger.info("healthy again: the next host may act on this service",
-                            metadata: ["waited": "\((clock.now - started).logDescription)"])
+                logger.info(
+                    "healthy again: the next host may act on this service",
+                    metadata: ["waited": "\((clock.now - started).logDescription)"])
                 return
             }
             try? await Task.sleep(for: .milliseconds(500))
         }
-        let why = "\(action.kind) of \(service) on \(action.host) did not make it healthy within rolling_wait (\(policy.rollingWaitSeconds)s)"
+        let why =
+            "\(action.kind) of \(service) on \(action.host) did not make it healthy within rolling_wait (\(policy.rollingWaitSeconds)s)"
         await persist(await state.hold(action.target, service: service, why: why, now: Date()), logger: logger)
-        await record(.held, host: action.host, target: action.target.container, seen: action.seen, reason: why,
-                     action: "\(action.kind)", result: "ok", logger: logger)
+        await record(
+            .held, host: action.host, target: action.target.container, seen: action.seen, reason: why,
+            action: "\(action.kind)", result: "ok", logger: logger)
         logger.error("rolling action did not help: not acting on \(service) on the other hosts; it needs a person")
         notifier.notify(
             "Cloud Auto Heal stopped rolling actions on \(service): \(why). It is unhealthy on several hosts; it needs a person.")
@@ -351,8 +362,9 @@ public final class PolicyExecutor: Sendable {
         }
         if released {
             logger.notice("quarantined target has been healthy for healthy_reset: released")
-            await record(.recovered, host: target.host, target: target.container, seen: seen, reason: "healthy for healthy_reset",
-                         logger: logger)
+            await record(
+                .recovered, host: target.host, target: target.container, seen: seen, reason: "healthy for healthy_reset",
+                logger: logger)
             notifier.notify("Cloud Auto Heal: \(target) is healthy again and released from quarantine.")
         }
     }
@@ -365,9 +377,10 @@ public final class PolicyExecutor: Sendable {
     ) async {
         guard let journal else { return }
         do {
-            try await journal.record(JournalEntry(
-                host: host, target: target, seen: seen, decision: decision, reason: reason, action: action, result: result,
-                duration: duration?.timeInterval))
+            try await journal.record(
+                JournalEntry(
+                    host: host, target: target, seen: seen, decision: decision, reason: reason, action: action, result: result,
+                    duration: duration?.timeInterval))
         } catch {
             logger.warning("cannot write the journal", metadata: ["error": "\(error)", "journal": "\(journal.path)"])
         }
@@ -383,8 +396,9 @@ public final class PolicyExecutor: Sendable {
         _ action: HealAction, _ decision: JournalDecision, reason: String, result: String? = nil, logger: Logger
     ) async {
         if let result { HealMetrics.action(handler: action.handler.rawValue, kind: "\(action.kind)", result: result) }
-        await record(decision, host: action.host, target: action.target.container, seen: action.seen, reason: reason,
-                     action: "\(action.kind)", logger: logger)
+        await record(
+            decision, host: action.host, target: action.target.container, seen: action.seen, reason: reason,
+            action: "\(action.kind)", logger: logger)
     }
 
     /// Saves a budget change in the journal and leaves it on the broker, confirmed.
@@ -401,8 +415,9 @@ public final class PolicyExecutor: Sendable {
         do {
             try await publisher.publish(.budget(entry))
         } catch {
-            logger.warning("cannot leave the restart budget on the broker; another engine taking over would not see it",
-                           metadata: ["error": "\(error)", "target": "\(entry.key)"])
+            logger.warning(
+                "cannot leave the restart budget on the broker; another engine taking over would not see it",
+                metadata: ["error": "\(error)", "target": "\(entry.key)"])
         }
     }
 
@@ -428,10 +443,12 @@ public final class PolicyExecutor: Sendable {
         await state.caughtUp(at: offset)
         let now = Date()
         let shared = await state.shared
-        logger.notice("shared state read from the broker", metadata: [
-            "offset": "\(offset)", "pauses": "\(shared.activePauses(now: now).count)",
-            "budgets": "\(shared.budget.allRecords.count)", "quarantined": "\(shared.quarantined.count)",
-        ])
+        logger.notice(
+            "shared state read from the broker",
+            metadata: [
+                "offset": "\(offset)", "pauses": "\(shared.activePauses(now: now).count)",
+                "budgets": "\(shared.budget.allRecords.count)", "quarantined": "\(shared.quarantined.count)",
+            ])
         for pause in shared.activePauses(now: now) { await report(.paused(pause), live: true) }
     }
 
@@ -446,14 +463,17 @@ public final class PolicyExecutor: Sendable {
     private func report(_ effect: SharedState.Effect, live: Bool) async {
         switch effect {
         case .paused(let notice) where live:
-            logger.notice(notice.target == nil ? "healing paused: engines observe and log, and act on nothing" : "target excluded from healing",
-                          metadata: ["pause": "\(notice.summary)"])
+            logger.notice(
+                notice.target == nil ? "healing paused: engines observe and log, and act on nothing" : "target excluded from healing",
+                metadata: ["pause": "\(notice.summary)"])
         case .resumed(let notice) where live:
-            logger.notice(notice.target == nil ? "healing resumed" : "target included again",
-                          metadata: ["by": "\(notice.by)", "target": "\(notice.target.map { "\($0)" } ?? "all")"])
+            logger.notice(
+                notice.target == nil ? "healing resumed" : "target included again",
+                metadata: ["by": "\(notice.by)", "target": "\(notice.target.map { "\($0)" } ?? "all")"])
         case .released(let target, let hadBudget) where hadBudget || live:
-            logger.notice("operator release applied: budget and quarantine forgotten",
-                          metadata: ["host": "\(target.host)", "container": "\(target.container)"])
+            logger.notice(
+                "operator release applied: budget and quarantine forgotten",
+                metadata: ["host": "\(target.host)", "container": "\(target.container)"])
             await record(.released, host: target.host, target: target.container, seen: "", reason: "autoheal release", logger: logger)
             if let journal, let stamp = await state.shared.stamps[target] {
                 try? await journal.saveBudget(BudgetEntry(key: target, record: nil, stamp: stamp, at: Date()))

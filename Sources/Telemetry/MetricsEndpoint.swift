@@ -34,11 +34,13 @@ public struct MetricsEndpoint: Service {
     public func run() async throws {
         let server: HTTPServer
         do {
-            server = host.contains(":")
+            server =
+                host.contains(":")
                 ? HTTPServer(address: try sockaddr_in6.inet6(ip6: host, port: UInt16(port)), timeout: 10, logger: .disabled)
                 : HTTPServer(address: try sockaddr_in.inet(ip4: host, port: UInt16(port)), timeout: 10, logger: .disabled)
         } catch {
-            logger.error("metrics endpoint: \(host) is not an IP address; /metrics and /healthz are off", metadata: ["listen": "\(host):\(port)"])
+            logger.error(
+                "metrics endpoint: \(host) is not an IP address; /metrics and /healthz are off", metadata: ["listen": "\(host):\(port)"])
             return
         }
         let registry = self.registry, health = self.health, refresh = self.refresh
@@ -62,13 +64,15 @@ public struct MetricsEndpoint: Service {
                 Task { await server.stop() }
             }
         } catch is CancellationError {
-        } catch where Task.isShuttingDownGracefully {
+        } catch  where Task.isShuttingDownGracefully {
             // server.stop() ends run() with an error of its own: that is the shutdown, not a failure.
         } catch {
             // A daemon without metrics still heals: say why, and keep running.
-            logger.error("metrics endpoint failed; /metrics and /healthz are off", metadata: [
-                "listen": "\(host):\(port)", "error": "\(error)",
-            ])
+            logger.error(
+                "metrics endpoint failed; /metrics and /healthz are off",
+                metadata: [
+                    "listen": "\(host):\(port)", "error": "\(error)",
+                ])
         }
     }
 }

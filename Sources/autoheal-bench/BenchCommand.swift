@@ -46,7 +46,8 @@ struct FleetSweep: AsyncParsableCommand {
         simulator.start()
         defer { simulator.stop() }
         let names = (0..<containers).map { String(format: "svc_%02d", $0) }
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts = \(simulator.hostEntries.joined(separator: ", "))
             compute_hosts =
@@ -59,9 +60,10 @@ struct FleetSweep: AsyncParsableCommand {
         let http = HTTPClient(name: "fleet-http")
         defer { http.shutdown() }
         let reviver = Bench.reviver(config: config, http: http)
-        print("fleet: \(hosts) hosts x \(containers) containers = \(hosts * containers) targets; \(latencyMs) ms per answer; "
-              + "\(simulator.answeringHosts) answering, unreachable \(Int(unreachable * 100))%, silent \(Int(silent * 100))%; "
-              + "docker_timeout \(timeout)s, docker_max_requests \(maxRequests)")
+        print(
+            "fleet: \(hosts) hosts x \(containers) containers = \(hosts * containers) targets; \(latencyMs) ms per answer; "
+                + "\(simulator.answeringHosts) answering, unreachable \(Int(unreachable * 100))%, silent \(Int(silent * 100))%; "
+                + "docker_timeout \(timeout)s, docker_max_requests \(maxRequests)")
         var times: [Double] = []
         for run in 1...runs {
             let before = simulator.answered.load(ordering: .relaxed)
@@ -71,9 +73,10 @@ struct FleetSweep: AsyncParsableCommand {
             let elapsed = (clock.now - started).timeInterval
             let answersDone = simulator.lastAnswerAt.map { ($0 - started).timeInterval } ?? .nan
             times.append(elapsed)
-            print(String(
-                format: "run %d: sweep %.3f s (answering hosts all answered at %.3f s); checked %d, failed %d; %d inspects answered",
-                run, elapsed, answersDone, outcome.checked, outcome.failed, simulator.answered.load(ordering: .relaxed) - before))
+            print(
+                String(
+                    format: "run %d: sweep %.3f s (answering hosts all answered at %.3f s); checked %d, failed %d; %d inspects answered",
+                    run, elapsed, answersDone, outcome.checked, outcome.failed, simulator.answered.load(ordering: .relaxed) - before))
         }
         print(String(format: "fleet-sweep: median %.3f s, best %.3f s", Bench.percentile(times, 50), times.min() ?? .nan))
     }
@@ -95,14 +98,17 @@ struct DockerSweep: AsyncParsableCommand {
         print("creating \(most) containers (busybox, no health check)...")
         try? Bench.docker(["rm", "-f"] + names)
         for name in names {
-            try Bench.docker(["run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1", "autoheal/busybox:latest",
-                              "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600; done"])
+            try Bench.docker([
+                "run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1", "autoheal/busybox:latest",
+                "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600; done",
+            ])
         }
         defer { _ = try? Bench.docker(["rm", "-f"] + names) }
         let http = HTTPClient(name: "sweep-http")
         defer { http.shutdown() }
         for count in counts {
-            let config = try AutoHealConfig.parse("""
+            let config = try AutoHealConfig.parse(
+                """
                 [hosts]
                 control_hosts = 127.0.0.1:2375
                 compute_hosts =
@@ -119,8 +125,10 @@ struct DockerSweep: AsyncParsableCommand {
                 times.append((clock.now - started).timeInterval)
                 guard outcome.checked == count, outcome.failed == 0 else { throw BenchError("sweep of \(count): \(outcome)") }
             }
-            print(String(format: "docker-sweep %d containers: median %.3f s, best %.3f s (runs: %@)", count, Bench.percentile(times, 50),
-                         times.min() ?? .nan, times.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
+            print(
+                String(
+                    format: "docker-sweep %d containers: median %.3f s, best %.3f s (runs: %@)", count, Bench.percentile(times, 50),
+                    times.min() ?? .nan, times.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
         }
     }
 }
@@ -160,9 +168,10 @@ struct Dispatch: AsyncParsableCommand {
             for worker in 0..<publishers {
                 group.addTask {
                     for i in stride(from: worker, to: messages, by: publishers) {
-                        try await publisher.publish(Envelope(
-                            payload: .containerAutoHeal, scope: i % 2 == 0 ? .control : .compute, expiresAt: expires,
-                            target: TargetKey(host: "bench", container: "c\(i)")), timeout: .seconds(60))
+                        try await publisher.publish(
+                            Envelope(
+                                payload: .containerAutoHeal, scope: i % 2 == 0 ? .control : .compute, expiresAt: expires,
+                                target: TargetKey(host: "bench", container: "c\(i)")), timeout: .seconds(60))
                     }
                 }
             }
@@ -170,8 +179,10 @@ struct Dispatch: AsyncParsableCommand {
         }
         let publishTime = (clock.now - started).timeInterval
         await publisher.shutdown()
-        print(String(format: "publish: %d messages confirmed in %.2f s = %.0f messages/s (%d publishing tasks, one connection)",
-                     messages, publishTime, Double(messages) / publishTime, publishers))
+        print(
+            String(
+                format: "publish: %d messages confirmed in %.2f s = %.0f messages/s (%d publishing tasks, one connection)",
+                messages, publishTime, Double(messages) / publishTime, publishers))
 
         let counter = CountingHandler.Counter()
         let handler = CountingHandler(count: counter)
@@ -191,7 +202,9 @@ struct Dispatch: AsyncParsableCommand {
         let dispatchTime = (clock.now - started).timeInterval
         await group.triggerGracefulShutdown()
         _ = try? await running.value
-        print(String(format: "dispatch: %d messages handled and acked in %.2f s = %.0f messages/s (concurrency %d, journal %@)",
-                     messages, dispatchTime, Double(messages) / dispatchTime, concurrency, journal ? "on" : "off"))
+        print(
+            String(
+                format: "dispatch: %d messages handled and acked in %.2f s = %.0f messages/s (concurrency %d, journal %@)",
+                messages, dispatchTime, Double(messages) / dispatchTime, concurrency, journal ? "on" : "off"))
     }
 }

@@ -22,7 +22,6 @@ enum Bench {
             config: config, observer: Observer(config: config, runtimes: hosts), executor: executor, loggers: [.control: silent])
     }
 
-
     /// The value below which `p` percent of the samples fall (nearest rank).
     static func percentile(_ samples: [Double], _ p: Double) -> Double {
         guard !samples.isEmpty else { return .nan }
@@ -32,8 +31,9 @@ enum Bench {
     }
 
     static func summary(_ samples: [Double], unit: String = "s") -> String {
-        String(format: "p50 %.3f%@  p95 %.3f%@  max %.3f%@  (n=%d)", percentile(samples, 50), unit, percentile(samples, 95), unit,
-               samples.max() ?? .nan, unit, samples.count)
+        String(
+            format: "p50 %.3f%@  p95 %.3f%@  max %.3f%@  (n=%d)", percentile(samples, 50), unit, percentile(samples, 95), unit,
+            samples.max() ?? .nan, unit, samples.count)
     }
 
     /// Resident memory (kB) and CPU time (user + system, seconds) of a process, from /proc.
@@ -41,7 +41,8 @@ enum Bench {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         else { return nil }
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        let rss =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
         // Fields after the command name (which may hold spaces) start after the last ')'.
         guard let close = stat.lastIndex(of: ")") else { return nil }
@@ -82,10 +83,13 @@ enum Bench {
             ("DELETE", "/api/vhosts/\(name)", nil), ("PUT", "/api/vhosts/\(name)", "{}"),
             ("PUT", "/api/permissions/\(name)/guest", #"{"configure":".*","write":".*","read":".*"}"#),
         ] as [(String, String, String?)] {
-            let response = try await http.execute(HTTPRequest(
-                method: method, url: "http://127.0.0.1:15672" + path,
-                headers: [("Authorization", "Basic " + Data("guest:guest".utf8).base64EncodedString()), ("Content-Type", "application/json")],
-                body: body.map { Array($0.utf8) }, timeout: .seconds(10)))
+            let response = try await http.execute(
+                HTTPRequest(
+                    method: method, url: "http://127.0.0.1:15672" + path,
+                    headers: [
+                        ("Authorization", "Basic " + Data("guest:guest".utf8).base64EncodedString()), ("Content-Type", "application/json"),
+                    ],
+                    body: body.map { Array($0.utf8) }, timeout: .seconds(10)))
             guard method == "DELETE" || (200..<300).contains(response.status) else {
                 throw BenchError("RabbitMQ management API \(method) \(path): \(response.status) (run `bash scripts/start-services.sh`)")
             }
@@ -93,9 +97,10 @@ enum Bench {
     }
 
     static func dropVhost(_ name: String) async {
-        _ = try? await http.execute(HTTPRequest(
-            method: "DELETE", url: "http://127.0.0.1:15672/api/vhosts/\(name)",
-            headers: [("Authorization", "Basic " + Data("guest:guest".utf8).base64EncodedString())], timeout: .seconds(10)))
+        _ = try? await http.execute(
+            HTTPRequest(
+                method: "DELETE", url: "http://127.0.0.1:15672/api/vhosts/\(name)",
+                headers: [("Authorization", "Basic " + Data("guest:guest".utf8).base64EncodedString())], timeout: .seconds(10)))
     }
 
     static func brokerSettings(vhost: String) -> AMQPSettings {

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A simulated fleet of Docker hosts on loopback ports: each speaks the subset of the
@@ -21,7 +21,7 @@ final class FleetSimulator: @unchecked Sendable {
     let kinds: [Kind]
     let latency: Duration
     private let epollFD: Int32
-    private var listeners: [Int32: Int] = [:]       // listening fd → host index
+    private var listeners: [Int32: Int] = [:]  // listening fd → host index
     private var silentFDs: [Int32] = []
     private var buffers: [Int32: [UInt8]] = [:]
     private var pending = PendingAnswers()
@@ -126,7 +126,9 @@ final class FleetSimulator: @unchecked Sendable {
             var timeout: Int32 = -1
             if let next = pending.nextDeadline {
                 let wait = next - clock.now
-                timeout = wait <= .zero ? 0 : Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1)
+                timeout =
+                    wait <= .zero
+                    ? 0 : Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1)
             }
             let n = epoll_wait(epollFD, &events, Int32(events.count), timeout)
             for i in 0..<Int(max(n, 0)) {
@@ -161,7 +163,10 @@ final class FleetSimulator: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = recv(fd, &chunk, chunk.count, 0)
-            if n == 0 { drop(fd); return }
+            if n == 0 {
+                drop(fd)
+                return
+            }
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 drop(fd)
@@ -199,7 +204,9 @@ final class FleetSimulator: @unchecked Sendable {
         let path = request.path.split(separator: "?").first.map(String.init) ?? request.path
         let segments = path.split(separator: "/").map(String.init)
         func json(_ status: String, _ body: String) -> [UInt8] {
-            Array("HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nApi-Version: 1.41\r\n\r\n\(body)".utf8)
+            Array(
+                "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nApi-Version: 1.41\r\n\r\n\(body)"
+                    .utf8)
         }
         if request.method == "GET", path == "/version" {
             return json("200 OK", #"{"Version":"20.10.24-sim","ApiVersion":"1.41","MinAPIVersion":"1.12"}"#)

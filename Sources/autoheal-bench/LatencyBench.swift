@@ -41,8 +41,11 @@ struct Latency: AsyncParsableCommand {
     /// its log: the `revived container` line's time minus the call's `duration`.
     static func issued(_ name: String, after: Double, log: String) -> Double? {
         for line in log.split(separator: "\n") where line.contains("revived container") && line.contains("container=\(name) ") {
-            guard let stamp = line.split(separator: " ").first, let at = try? Date(String(stamp), strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)),
-                let duration = line.split(separator: " ").first(where: { $0.hasPrefix("duration=") }).flatMap({ Double($0.dropFirst(9).dropLast()) })
+            guard let stamp = line.split(separator: " ").first,
+                let at = try? Date(String(stamp), strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)),
+                let duration = line.split(separator: " ").first(where: { $0.hasPrefix("duration=") }).flatMap({
+                    Double($0.dropFirst(9).dropLast())
+                })
             else { continue }
             let issued = at.timeIntervalSince1970 - duration
             if issued > after - 0.005 { return issued }  // log times are milliseconds
@@ -55,9 +58,11 @@ struct Latency: AsyncParsableCommand {
         let names = (0..<10).map { String(format: "bench-lat-%02d", $0) }
         try? Bench.docker(["rm", "-f"] + names)
         for name in names {
-            try Bench.docker(["run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1",
-                              "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s", "--health-retries", "1", "--health-timeout", "2s",
-                              "autoheal/busybox:latest", "sh", "-c", "trap 'exit 0' TERM; touch /tmp/ok; while :; do sleep 0.2; done"])
+            try Bench.docker([
+                "run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1",
+                "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s", "--health-retries", "1", "--health-timeout", "2s",
+                "autoheal/busybox:latest", "sh", "-c", "trap 'exit 0' TERM; touch /tmp/ok; while :; do sleep 0.2; done",
+            ])
         }
         defer { _ = try? Bench.docker(["rm", "-f"] + names) }
 
@@ -68,34 +73,34 @@ struct Latency: AsyncParsableCommand {
         try await Bench.makeVhost(vhost)
         let config = directory + "/auto_heal.conf"
         try """
-            [rabbitmq]
-            vhost = \(vhost)
-            [hosts]
-            control_hosts = 127.0.0.1:2375
-            compute_hosts =
-            [containers]
-            control = \(names.joined(separator: ", "))
-            compute =
-            [schedule]
-            container_auto_heal = \(mode == "events" ? 60 : pollPeriod)
-            allocation_heal = 0
-            libvirt_suspend_wakeup = 0
-            watch_events = \(mode == "events")
-            [engine]
-            stop_timeout = 2
-            state_dir = \(directory)/state
-            [policy]
-            grace_after_start = 0
-            backoff_initial = 0
-            max_attempts = 100
-            attempt_window = 60
-            revive_stopped = true
-            [metrics]
-            engine_listen =
-            monitor_listen =
-            [logging]
-            log_dir = \(directory)/logs
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        [rabbitmq]
+        vhost = \(vhost)
+        [hosts]
+        control_hosts = 127.0.0.1:2375
+        compute_hosts =
+        [containers]
+        control = \(names.joined(separator: ", "))
+        compute =
+        [schedule]
+        container_auto_heal = \(mode == "events" ? 60 : pollPeriod)
+        allocation_heal = 0
+        libvirt_suspend_wakeup = 0
+        watch_events = \(mode == "events")
+        [engine]
+        stop_timeout = 2
+        state_dir = \(directory)/state
+        [policy]
+        grace_after_start = 0
+        backoff_initial = 0
+        max_attempts = 100
+        attempt_window = 60
+        revive_stopped = true
+        [metrics]
+        engine_listen =
+        monitor_listen =
+        [logging]
+        log_dir = \(directory)/logs
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
 
         let docker = DockerClient(host: "local", address: .unix(path: "/var/run/docker.sock"), http: Bench.http)
@@ -109,7 +114,11 @@ struct Latency: AsyncParsableCommand {
 
         let engine = try DaemonChild(binary: bin + "/autoheal-engine", config: config, directory: directory)
         let monitor = try DaemonChild(binary: bin + "/autoheal-monitor", config: config, directory: directory)
-        defer { monitor.stop(); engine.stop(); Task { await Bench.dropVhost(vhost) } }
+        defer {
+            monitor.stop()
+            engine.stop()
+            Task { await Bench.dropVhost(vhost) }
+        }
         try await waitFor("the engine and monitor to start", timeout: .seconds(30)) {
             let text = (try? String(contentsOfFile: directory + "/logs/engine-control.log", encoding: .utf8)) ?? ""
             return text.contains("sweep finished")
@@ -120,13 +129,15 @@ struct Latency: AsyncParsableCommand {
         for i in 0..<faults {
             let name = names[i % names.count]
             let unhealthy = i % 2 == 1
-            let sample = try await fault([name], unhealthy: unhealthy, log: log, docker: docker, engineLog: directory + "/logs/engine-control.log")[0]
+            let sample = try await fault(
+                [name], unhealthy: unhealthy, log: log, docker: docker, engineLog: directory + "/logs/engine-control.log")[0]
             single.append(sample)
         }
         var burst: [Sample] = []
         var spreads: [Double] = []
         for _ in 0..<bursts {
-            let samples = try await fault(names, unhealthy: false, log: log, docker: docker, engineLog: directory + "/logs/engine-control.log")
+            let samples = try await fault(
+                names, unhealthy: false, log: log, docker: docker, engineLog: directory + "/logs/engine-control.log")
             burst += samples
             let issued = samples.map(\.issuedAt)
             spreads.append(issued.max()! - issued.min()!)
@@ -144,7 +155,8 @@ struct Latency: AsyncParsableCommand {
 
     /// Breaks `names` at once (kill, or health check made to fail) and waits for each to be
     /// acted on and healthy again.
-    private func fault(_ names: [String], unhealthy: Bool, log: EventLog, docker: DockerClient, engineLog: String) async throws -> [Sample] {
+    private func fault(_ names: [String], unhealthy: Bool, log: EventLog, docker: DockerClient, engineLog: String) async throws -> [Sample]
+    {
         let broken = DockerTimestamp.now.nanosecondsSinceEpoch
         try await withThrowingTaskGroup(of: Void.self) { group in
             for name in names {
@@ -152,8 +164,9 @@ struct Latency: AsyncParsableCommand {
                     if unhealthy {
                         _ = try await docker.exec(name, command: ["rm", "-f", "/tmp/ok"], timeout: .seconds(10))
                     } else {
-                        let r = try await Bench.http.execute(HTTPRequest(
-                            method: "POST", url: "http://localhost/containers/\(name)/kill", unixSocketPath: "/var/run/docker.sock"))
+                        let r = try await Bench.http.execute(
+                            HTTPRequest(
+                                method: "POST", url: "http://localhost/containers/\(name)/kill", unixSocketPath: "/var/run/docker.sock"))
                         guard r.status == 204 else { throw BenchError("kill \(name): \(r.status) \(r.bodyText)") }
                     }
                 }
@@ -171,13 +184,15 @@ struct Latency: AsyncParsableCommand {
                 guard let a = acted else { return false }
                 healthy = healthy ?? log.first(name, after: a.timeNano) { $0 == "health_status: healthy" }
                 guard healthy != nil else { return false }
-                sent = Self.issued(name, after: Double(d.timeNano) / 1e9, log: (try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "")
+                sent = Self.issued(
+                    name, after: Double(d.timeNano) / 1e9, log: (try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "")
                 return sent != nil
             }
             let detectedAt = Double(detected!.timeNano) / 1e9
-            samples.append(Sample(
-                detectToIssued: max(sent! - detectedAt, 0), detectToDone: Double(acted!.timeNano - detected!.timeNano) / 1e9,
-                breakToHealthy: Double(healthy!.timeNano - broken) / 1e9, issuedAt: sent!))
+            samples.append(
+                Sample(
+                    detectToIssued: max(sent! - detectedAt, 0), detectToDone: Double(acted!.timeNano - detected!.timeNano) / 1e9,
+                    breakToHealthy: Double(healthy!.timeNano - broken) / 1e9, issuedAt: sent!))
         }
         return samples
     }

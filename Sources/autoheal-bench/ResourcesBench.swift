@@ -24,30 +24,32 @@ struct Resources: AsyncParsableCommand {
         try await fleet()
     }
 
-    private func writeConfig(_ directory: String, vhost: String, control: [String], containers: [String], events: Bool, sweep: Int) throws -> String {
+    private func writeConfig(_ directory: String, vhost: String, control: [String], containers: [String], events: Bool, sweep: Int) throws
+        -> String
+    {
         let path = directory + "/auto_heal.conf"
         try """
-            [rabbitmq]
-            vhost = \(vhost)
-            [hosts]
-            control_hosts = \(control.joined(separator: ", "))
-            compute_hosts =
-            [containers]
-            control = \(containers.joined(separator: ", "))
-            compute =
-            [schedule]
-            container_auto_heal = \(sweep)
-            allocation_heal = 0
-            libvirt_suspend_wakeup = 0
-            watch_events = \(events)
-            [engine]
-            state_dir = \(directory)/state
-            [metrics]
-            engine_listen = 127.0.0.1:19484
-            monitor_listen = 127.0.0.1:19485
-            [logging]
-            log_dir = \(directory)/logs
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        [rabbitmq]
+        vhost = \(vhost)
+        [hosts]
+        control_hosts = \(control.joined(separator: ", "))
+        compute_hosts =
+        [containers]
+        control = \(containers.joined(separator: ", "))
+        compute =
+        [schedule]
+        container_auto_heal = \(sweep)
+        allocation_heal = 0
+        libvirt_suspend_wakeup = 0
+        watch_events = \(events)
+        [engine]
+        state_dir = \(directory)/state
+        [metrics]
+        engine_listen = 127.0.0.1:19484
+        monitor_listen = 127.0.0.1:19485
+        [logging]
+        log_dir = \(directory)/logs
+        """.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o600)
         return path
     }
@@ -69,8 +71,10 @@ struct Resources: AsyncParsableCommand {
         }
         guard let end = Bench.usage(pid: child.pid) else { throw BenchError("\(what) exited; see \(child.output)") }
         let cpu = end.cpuSeconds - start.cpuSeconds
-        print(String(format: "%@: RSS %.1f MB (peak %.1f MB), CPU %.2f s in %.0f s = %.2f %% of a core",
-                     what, Double(end.rssKB) / 1024, Double(peak) / 1024, cpu, window.timeInterval, 100 * cpu / window.timeInterval))
+        print(
+            String(
+                format: "%@: RSS %.1f MB (peak %.1f MB), CPU %.2f s in %.0f s = %.2f %% of a core",
+                what, Double(end.rssKB) / 1024, Double(peak) / 1024, cpu, window.timeInterval, 100 * cpu / window.timeInterval))
     }
 
     /// Both daemons on the local Docker engine with 8 watched containers, after a 10 s warm-up.
@@ -78,9 +82,11 @@ struct Resources: AsyncParsableCommand {
         let names = (0..<8).map { String(format: "bench-idle-%02d", $0) }
         try? Bench.docker(["rm", "-f"] + names)
         for name in names {
-            try Bench.docker(["run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1",
-                              "--health-cmd", "true", "--health-interval", "5s", "autoheal/busybox:latest",
-                              "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600; done"])
+            try Bench.docker([
+                "run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1",
+                "--health-cmd", "true", "--health-interval", "5s", "autoheal/busybox:latest",
+                "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600; done",
+            ])
         }
         defer { _ = try? Bench.docker(["rm", "-f"] + names) }
         let directory = try temporaryDirectory("idle")
@@ -91,7 +97,10 @@ struct Resources: AsyncParsableCommand {
         let config = try writeConfig(directory, vhost: vhost, control: ["127.0.0.1:2375"], containers: names, events: true, sweep: 60)
         let engine = try DaemonChild(binary: bin + "/autoheal-engine", config: config, directory: directory)
         let monitor = try DaemonChild(binary: bin + "/autoheal-monitor", config: config, directory: directory)
-        defer { monitor.stop(); engine.stop() }
+        defer {
+            monitor.stop()
+            engine.stop()
+        }
         try await Task.sleep(for: .seconds(10))
         print("idle: 1 Docker host, \(names.count) watched containers, events on, a sweep every 60 s, /metrics on; \(seconds) s window")
         async let e: Void = report("engine idle", engine, over: .seconds(seconds))
@@ -130,17 +139,24 @@ struct Resources: AsyncParsableCommand {
         }
         let wall = (clock.now - started).timeInterval
         guard let after = Bench.usage(pid: engine.pid) else { throw BenchError("engine exited; see \(engine.output)") }
-        let line = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").first { $0.contains("sweep finished") } ?? ""
-        print(String(format: "engine, %d x %d sweep: RSS before %.1f MB, peak %.1f MB, after %.1f MB; CPU %.2f s; publish-to-done %.2f s",
-                     hosts, containers, Double(before.rssKB) / 1024, Double(peak) / 1024, Double(after.rssKB) / 1024,
-                     after.cpuSeconds - before.cpuSeconds, wall))
-        print("  engine's line: \(line.split(separator: " ").filter { $0.hasPrefix("duration=") || $0.hasPrefix("checked=") || $0.hasPrefix("failed=") }.joined(separator: " "))")
+        let line =
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").first { $0.contains("sweep finished") } ?? ""
+        print(
+            String(
+                format: "engine, %d x %d sweep: RSS before %.1f MB, peak %.1f MB, after %.1f MB; CPU %.2f s; publish-to-done %.2f s",
+                hosts, containers, Double(before.rssKB) / 1024, Double(peak) / 1024, Double(after.rssKB) / 1024,
+                after.cpuSeconds - before.cpuSeconds, wall))
+        print(
+            "  engine's line: \(line.split(separator: " ").filter { $0.hasPrefix("duration=") || $0.hasPrefix("checked=") || $0.hasPrefix("failed=") }.joined(separator: " "))"
+        )
         engine.stop()
 
         let monitor = try DaemonChild(binary: bin + "/autoheal-monitor", config: config, directory: directory)
         defer { monitor.stop() }
         try await waitFor("the monitor to open \(hosts) event streams", timeout: .seconds(60)) {
-            guard let r = try? await Bench.http.execute(HTTPRequest(url: "http://127.0.0.1:19485/metrics", timeout: .seconds(2))) else { return false }
+            guard let r = try? await Bench.http.execute(HTTPRequest(url: "http://127.0.0.1:19485/metrics", timeout: .seconds(2))) else {
+                return false
+            }
             return r.bodyText.contains("autoheal_event_streams_open \(hosts)")
         }
         try await report("monitor with \(hosts) event streams open", monitor, over: .seconds(10))

@@ -29,20 +29,23 @@ struct EngineCommand: AsyncParsableCommand {
         let queueLogger = ProgramSupport.bootstrapLogging(config, area: "engine.queue")
         let registry = MetricsBootstrap.prometheus()
         let health = ServiceHealth()
-        queueLogger.notice("autoheal-engine starting", metadata: [
-            "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
-            "control_hosts": "\(config.hosts.control.map(\.name).joined(separator: ","))",
-            "compute_hosts": "\(config.hosts.compute.map(\.name).joined(separator: ","))",
-        ])
+        queueLogger.notice(
+            "autoheal-engine starting",
+            metadata: [
+                "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
+                "control_hosts": "\(config.hosts.control.map(\.name).joined(separator: ","))",
+                "compute_hosts": "\(config.hosts.compute.map(\.name).joined(separator: ","))",
+            ])
 
         let http = HTTPClient(name: "docker-http")
         let docker = DockerHosts(config: config, http: http)
         let scopeLoggers = Dictionary(uniqueKeysWithValues: Scope.allCases.map { ($0, Logger(label: "engine.\($0.rawValue)")) })
         let settings = HealTopology.settings(from: config, connectionName: "autoheal-engine")
         let topology = HealTopology.declaration(for: config)
-        let notifier: any Notifier = config.notify.webhookURL.map {
-            WebhookNotifier(url: $0, http: http, logger: queueLogger)
-        } ?? SilentNotifier()
+        let notifier: any Notifier =
+            config.notify.webhookURL.map {
+                WebhookNotifier(url: $0, http: http, logger: queueLogger)
+            } ?? SilentNotifier()
         // One publisher (one broker connection) for dead letters, requeues and the shared state.
         let publisher = HealRequestPublisher(settings: settings, topology: topology, logger: queueLogger)
         var journal: DecisionJournal? = nil
@@ -50,8 +53,9 @@ struct EngineCommand: AsyncParsableCommand {
             journal = try DecisionJournal(directory: config.engine.stateDirectory)
             queueLogger.info("decision journal open", metadata: ["journal": "\(journal!.path)"])
         } catch {
-            queueLogger.error("cannot open the decision journal; healing goes on without it (budgets are kept on the broker only)",
-                              metadata: ["state_dir": "\(config.engine.stateDirectory)", "error": "\(error)"])
+            queueLogger.error(
+                "cannot open the decision journal; healing goes on without it (budgets are kept on the broker only)",
+                metadata: ["state_dir": "\(config.engine.stateDirectory)", "error": "\(error)"])
         }
         if config.policy.dryRun { queueLogger.notice("dry_run = true: the engine decides and logs, and changes nothing") }
         let requeue = RequeueScheduler(publisher: publisher, logger: queueLogger)
@@ -64,8 +68,9 @@ struct EngineCommand: AsyncParsableCommand {
             do {
                 await executor.restore(try journal.budgets())
             } catch {
-                queueLogger.warning("cannot read the budgets kept in the journal; the broker's copy is used",
-                                    metadata: ["journal": "\(journal.path)", "error": "\(error)"])
+                queueLogger.warning(
+                    "cannot read the budgets kept in the journal; the broker's copy is used",
+                    metadata: ["journal": "\(journal.path)", "error": "\(error)"])
             }
         }
         let follower = SharedStateFollower(settings: settings, topology: topology, executor: executor, logger: queueLogger)

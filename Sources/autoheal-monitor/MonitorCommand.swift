@@ -23,16 +23,19 @@ struct MonitorCommand: AsyncParsableCommand {
         let logger = ProgramSupport.bootstrapLogging(config, area: "monitor")
         let registry = MetricsBootstrap.prometheus()
         let health = ServiceHealth()
-        logger.notice("autoheal-monitor starting", metadata: [
-            "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
-        ])
+        logger.notice(
+            "autoheal-monitor starting",
+            metadata: [
+                "config": "\(config.path)", "brokers": "\(config.rabbitmq.brokers.map(\.description).joined(separator: ","))",
+            ])
         let publisher = HealRequestPublisher(
             settings: HealTopology.settings(from: config, connectionName: "autoheal-monitor"),
             topology: HealTopology.declaration(for: config), maxBacklog: config.rabbitmq.publishBacklog, logger: logger)
         let scheduler = PayloadScheduler(schedule: config.schedule, publisher: publisher, health: health, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: scheduler)]
         let http = HTTPClient(name: "docker-events")
-        let watcher: DockerEventWatcher? = config.watchEvents
+        let watcher: DockerEventWatcher? =
+            config.watchEvents
             ? DockerEventWatcher(
                 watches: DockerEventWatcher.watches(for: config, docker: DockerHosts(config: config, http: http)),
                 publisher: publisher, health: health, logger: logger)

@@ -14,13 +14,50 @@ struct AutoHealCommand: AsyncParsableCommand {
         commandName: "autoheal",
         abstract: "Operate Cloud Auto Heal: check the config, send a payload now, pause and resume healing.",
         subcommands: [
-            CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self, History.self, Healthz.self,
+            InitConfig.self, CheckConfig.self, Publish.self, Pause.self, Resume.self, Release.self, Status.self, History.self, Healthz.self,
         ])
 }
 
 struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "Config file (default /etc/auto_heal.conf).")
     var config: String?
+}
+
+/// `autoheal init-config [--output PATH]`: writes the commented template, mode 600.
+struct InitConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init-config",
+        abstract: "Write the commented config template (mode 600) and say what to edit.",
+        discussion: """
+            From an image, onto the host: docker run --rm -v /etc:/host-etc --entrypoint autoheal \
+            cloud-auto-heal-engine init-config --output /host-etc/auto_heal.conf
+            """)
+
+    @Option(help: "Where to write it (default /etc/auto_heal.conf). An existing file is never replaced.")
+    var output: String = AutoHealConfig.defaultPath
+
+    func run() async throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
+            LogFile.standardError.write(
+                line: isDirectory.boolValue
+                    ? "error: \(output) is a directory (Docker makes one when it mounts a host path that does not exist): remove it and run this again"
+                    : "error: \(output) exists; it is left as it is (check it with: autoheal check-config --config \(output))")
+            throw ExitCode(1)
+        }
+        do {
+            try AutoHealConfig.writeTemplate(to: output)
+        } catch {
+            LogFile.standardError.write(line: "error: \(error)")
+            throw ExitCode(1)
+        }
+        print(
+            """
+            wrote \(output) (mode 600): the commented template.
+            Edit at least [rabbitmq] (rabbitmq_addr, username, password or password_file) and [hosts]
+            (control_hosts, compute_hosts), check it with `autoheal check-config`, then start the daemons.
+            """)
+    }
 }
 
 /// `autoheal check-config`: validates the config and prints it, secrets masked.
@@ -61,7 +98,8 @@ struct Publish: AsyncParsableCommand {
 
     func run() async throws {
         guard let payload = Payload(rawValue: payload) else {
-            throw ValidationError("unknown payload \"\(self.payload)\"; expected one of \(Payload.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown payload \"\(self.payload)\"; expected one of \(Payload.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var scopes = payload.scopes
         if let scope {
@@ -79,7 +117,8 @@ struct Publish: AsyncParsableCommand {
                 try await publisher.publish(envelope, timeout: .seconds(timeout))
                 print("published \(payload.rawValue) to \(Topology.exchange(for: scope)) (request \(envelope.id))")
             } catch {
-                LogFile.standardError.write(line: "error: publishing \(payload.rawValue) to \(Topology.exchange(for: scope)) failed: \(error)")
+                LogFile.standardError.write(
+                    line: "error: publishing \(payload.rawValue) to \(Topology.exchange(for: scope)) failed: \(error)")
                 failed = true
             }
         }
@@ -176,7 +215,8 @@ struct Release: AsyncParsableCommand {
     func run() async throws {
         let key = try parseTarget(target)
         try await sendPauseNotice(
-            PauseNotice(paused: false, until: nil, reason: "released", by: operatorIdentity(), target: key, release: true), options: options)
+            PauseNotice(paused: false, until: nil, reason: "released", by: operatorIdentity(), target: key, release: true), options: options
+        )
         print("\(key) released")
     }
 }
@@ -235,13 +275,16 @@ struct Status: AsyncParsableCommand {
         }
         // The journal of the engine on this host, if there is one.
         let journalPath = (config.engine.stateDirectory as NSString).appendingPathComponent("journal.sqlite")
-        guard FileManager.default.fileExists(atPath: journalPath), let journal = try? DecisionJournal(directory: config.engine.stateDirectory)
+        guard FileManager.default.fileExists(atPath: journalPath),
+            let journal = try? DecisionJournal(directory: config.engine.stateDirectory)
         else {
             print("no decision journal at \(journalPath) (last runs and decisions are shown on a host with an engine)")
             return
         }
         for run in (try? journal.lastRuns()) ?? [] {
-            print("last run: \(run.payload) \(run.scope) at \(Envelope.formatDate(run.time)) (\(run.outcome), \(String(format: "%.3f", run.duration))s)")
+            print(
+                "last run: \(run.payload) \(run.scope) at \(Envelope.formatDate(run.time)) (\(run.outcome), \(String(format: "%.3f", run.duration))s)"
+            )
         }
         if let last = try? journal.history(limit: 1).last {
             print("last decision: \(Envelope.formatDate(last.time)) \(last.host)/\(last.target) \(last.decision.rawValue)")
@@ -287,7 +330,8 @@ struct History: AsyncParsableCommand {
         }
         let journal = try DecisionJournal(directory: config.engine.stateDirectory)
         for entry in try journal.history(host: host, target: container, since: from, limit: limit) {
-            var line = "\(Envelope.formatDate(entry.time)) \(entry.host)/\(entry.target) seen=\(entry.seen) decision=\(entry.decision.rawValue)"
+            var line =
+                "\(Envelope.formatDate(entry.time)) \(entry.host)/\(entry.target) seen=\(entry.seen) decision=\(entry.decision.rawValue)"
             if !entry.action.isEmpty { line += " action=\(entry.action)" }
             if !entry.result.isEmpty { line += " result=\(entry.result)" }
             if let d = entry.duration { line += " duration=\(String(format: "%.3f", d))s" }
@@ -301,7 +345,9 @@ struct History: AsyncParsableCommand {
 struct Healthz: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask a running daemon's /healthz; exit 0 when it answers 200, 1 otherwise.",
-        discussion: "The address is [metrics] engine_listen or monitor_listen of the config. With the endpoint turned off there is nothing to ask: it says so and exits 0.")
+        discussion:
+            "The address is [metrics] engine_listen or monitor_listen of the config. With the endpoint turned off there is nothing to ask: it says so and exits 0."
+    )
 
     @OptionGroup var options: ConfigOption
 

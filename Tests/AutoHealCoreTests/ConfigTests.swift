@@ -28,7 +28,8 @@ struct ConfigTests {
         #expect(config.hosts.control[0].docker == .tcp(host: "10.0.0.11", port: 2375))
         #expect(config.hosts.compute.map(\.name) == ["10.0.0.21"])
         #expect(config.hosts.vip?.docker == .tcp(host: "10.0.0.10", port: 2375))
-        #expect(config.containers[.control] == ["nova_api", "cinder_api", "placement_api", "cinder_volume", "nova_conductor", "nova_scheduler"])
+        #expect(
+            config.containers[.control] == ["nova_api", "cinder_api", "placement_api", "cinder_volume", "nova_conductor", "nova_scheduler"])
         #expect(config.containers[.compute] == ["nova_compute", "nova_libvirt"])
         #expect(config.schedule[.containerAutoHeal] == 60)
         #expect(config.logging.directory == "/var/log/autoheal")
@@ -41,21 +42,24 @@ struct ConfigTests {
     }
 
     @Test func hostEntriesMayBeHostPortOrUnixSockets() throws {
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             docker_port = 2376
             control_hosts = ctl1, ctl2:4243, unix:///var/run/docker.sock, [fd00::1]:2375, tcp://ctl3:2377
             compute_hosts = fd00::2
             """, path: "x.conf")
-        #expect(config.hosts.control.map(\.docker) == [
-            .tcp(host: "ctl1", port: 2376), .tcp(host: "ctl2", port: 4243), .unix(path: "/var/run/docker.sock"),
-            .tcp(host: "fd00::1", port: 2375), .tcp(host: "ctl3", port: 2377),
-        ])
+        #expect(
+            config.hosts.control.map(\.docker) == [
+                .tcp(host: "ctl1", port: 2376), .tcp(host: "ctl2", port: 4243), .unix(path: "/var/run/docker.sock"),
+                .tcp(host: "fd00::1", port: 2375), .tcp(host: "ctl3", port: 2377),
+            ])
         #expect(config.hosts.compute.map(\.docker) == [.tcp(host: "fd00::2", port: 2376)])
     }
 
     @Test func severalBrokersAndContinuationLines() throws {
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [rabbitmq]
             rabbitmq_addr = 10.0.0.5,
                 10.0.0.6:5673
@@ -106,21 +110,24 @@ struct ConfigTests {
     }
 
     @Test func unknownKeysAndSectionsAreWarningsNotErrors() throws {
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts = a
             contrl_hosts = b
             [extras]
             x = 1
             """, path: "c.conf")
-        #expect(config.warnings.map(\.description) == [
-            "c.conf:3: [hosts] unknown key `contrl_hosts` is ignored",
-            "c.conf:4: unknown section [extras] is ignored",
-        ])
+        #expect(
+            config.warnings.map(\.description) == [
+                "c.conf:3: [hosts] unknown key `contrl_hosts` is ignored",
+                "c.conf:4: unknown section [extras] is ignored",
+            ])
     }
 
     @Test func renderedConfigNeverShowsThePassword() throws {
-        let config = try AutoHealConfig.parse(Self.oldStyle + "\n[notify]\nwebhook_url = https://chat.example/hooks/s3cret-token\n", path: "c.conf")
+        let config = try AutoHealConfig.parse(
+            Self.oldStyle + "\n[notify]\nwebhook_url = https://chat.example/hooks/s3cret-token\n", path: "c.conf")
         let shown = config.renderedForDisplay()
         #expect(!shown.contains("s3cret"))
         #expect(shown.contains("webhook_url = https://chat.example/********"))

@@ -28,16 +28,28 @@ struct EnvelopeTests {
         ("", EnvelopeError.empty),
         ("   ", .empty),
         ("restart_everything", .unknownPayload("restart_everything")),
-        (#"{"version":2,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .unsupportedVersion(2)),
+        (
+            #"{"version":2,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
+            .unsupportedVersion(2)
+        ),
         (#"{"version":1,"id":"a","payload":"nuke","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .unknownPayload("nuke")),
-        (#"{"version":1,"id":"a","payload":"container_auto_heal","scope":"compute","issued_at":"2027-01-15T08:00:00Z"}"#,
-         .wrongScope(payload: .containerAutoHeal, scope: .compute, queue: .control)),
-        (#"{"version":1,"id":"a","payload":"libvirt_suspend_wakeup","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
-         .payloadNotForScope(payload: .libvirtSuspendWakeup, scope: .control)),
+        (
+            #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"compute","issued_at":"2027-01-15T08:00:00Z"}"#,
+            .wrongScope(payload: .containerAutoHeal, scope: .compute, queue: .control)
+        ),
+        (
+            #"{"version":1,"id":"a","payload":"libvirt_suspend_wakeup","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
+            .payloadNotForScope(payload: .libvirtSuspendWakeup, scope: .control)
+        ),
         ("libvirt_suspend_wakeup", .payloadNotForScope(payload: .libvirtSuspendWakeup, scope: .control)),
-        (#"{"version":1,"payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .malformed("missing \"id\"")),
-        (#"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"yesterday"}"#,
-         .malformed("\"issued_at\" is not an ISO 8601 time: \"yesterday\"")),
+        (
+            #"{"version":1,"payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
+            .malformed("missing \"id\"")
+        ),
+        (
+            #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"yesterday"}"#,
+            .malformed("\"issued_at\" is not an ISO 8601 time: \"yesterday\"")
+        ),
         (#"{"version":"1"}"#, .malformed("missing or non-integer \"version\"")),
         ("{not json", .malformed("not valid JSON")),
         ("[1,2]", .unknownPayload("[1,2]")),
@@ -47,7 +59,8 @@ struct EnvelopeTests {
     }
 
     @Test func expiredRequestIsRefused() {
-        let stale = Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: now.addingTimeInterval(-120), expiresAt: now.addingTimeInterval(-60))
+        let stale = Envelope(
+            payload: .containerAutoHeal, scope: .control, issuedAt: now.addingTimeInterval(-120), expiresAt: now.addingTimeInterval(-60))
         #expect(throws: EnvelopeError.expired(expiresAt: now.addingTimeInterval(-60))) {
             try Envelope.decode(stale.encoded(), queueScope: .control, now: now)
         }

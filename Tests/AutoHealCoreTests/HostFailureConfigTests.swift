@@ -17,7 +17,8 @@ struct HostFailureConfigTests {
     }
 
     @Test func aKeystoneLoginIsReadAndItsPasswordNeverShown() throws {
-        let config = try Self.parse("""
+        let config = try Self.parse(
+            """
             [nova]
             auth = password
             auth_url = https://keystone.example:5000/v3
@@ -62,7 +63,9 @@ struct HostFailureConfigTests {
         #expect(try Self.parse("").hostFailure.fence == nil)
         #expect(try Self.parse("[host_failure]\nfence = none\n").hostFailure.fence == AutoHealConfig.HostFailure.Fence.none)
         let ipmi = try Self.parse("[host_failure]\nfence = ipmitool -I lanplus -H '{host}-ipmi' -P \"pass word\" chassis power off\n")
-        #expect(ipmi.hostFailure.fence == .command(["ipmitool", "-I", "lanplus", "-H", "{host}-ipmi", "-P", "pass word", "chassis", "power", "off"]))
+        #expect(
+            ipmi.hostFailure.fence
+                == .command(["ipmitool", "-I", "lanplus", "-H", "{host}-ipmi", "-P", "pass word", "chassis", "power", "off"]))
         let limits = try Self.parse("[host_failure]\nmax_hosts_down = 3\nmax_hosts_down_percent = 25\n").hostFailure
         #expect(limits.limit(hosts: 20) == 3 && limits.limit(hosts: 8) == 2 && limits.limit(hosts: 2) == 0)
         #expect(try Self.parse("").hostFailure.hostDownAfterSeconds == 180)

@@ -29,8 +29,10 @@ struct SharedStateTests {
         .pause(PauseNotice(paused: paused, until: until, reason: "r", by: "op", at: at, target: target))
     }
 
-    static func entry(_ target: TargetKey, version: Int, by: String = "engine-b", basis: Int64 = 0, quarantined: Bool = false,
-                      actions: [Date] = [Date(timeIntervalSinceNow: -60)], at: Date = Date()) -> BudgetEntry {
+    static func entry(
+        _ target: TargetKey, version: Int, by: String = "engine-b", basis: Int64 = 0, quarantined: Bool = false,
+        actions: [Date] = [Date(timeIntervalSinceNow: -60)], at: Date = Date()
+    ) -> BudgetEntry {
         BudgetEntry(
             key: target, record: RestartBudget.Record(actions: actions, quarantined: quarantined),
             stamp: BudgetStamp(version: version, by: by, basis: basis), at: at)

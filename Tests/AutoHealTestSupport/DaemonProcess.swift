@@ -50,7 +50,8 @@ public final class DaemonProcess: @unchecked Sendable {
 }
 
 /// Runs a built program to completion and returns its exit status and output.
-public func runProgram(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+public func runProgram(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String)
+{
     let assignments = environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
     let (status, output) = try spawnAndWait(
         (assignments.isEmpty ? [] : ["/usr/bin/env"] + assignments) + [try DaemonProcess.binary(name).path] + arguments)

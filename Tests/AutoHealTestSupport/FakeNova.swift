@@ -20,7 +20,8 @@ public final class FakeNova: NovaCompute {
         state.withLock { s in
             for host in hosts {
                 s.services[host] = NovaService(
-                    id: UUID().uuidString.lowercased(), binary: "nova-compute", host: host, state: "up", status: "enabled", forcedDown: false)
+                    id: UUID().uuidString.lowercased(), binary: "nova-compute", host: host, state: "up", status: "enabled",
+                    forcedDown: false)
             }
         }
     }
@@ -67,7 +68,8 @@ public final class FakeNova: NovaCompute {
             guard let service = s.services[source], !service.isUp || service.forcedDown else {
                 throw .refused(status: 400, message: "Compute service of \(source) is still in use.")
             }
-            guard let target = s.services.values.filter({ $0.host != source && $0.isUp && !$0.forcedDown }).map(\.host).sorted().first else {
+            guard let target = s.services.values.filter({ $0.host != source && $0.isUp && !$0.forcedDown }).map(\.host).sorted().first
+            else {
                 throw .refused(status: 400, message: "No valid host was found.")
             }
             s.servers[serverID]?.host = target
@@ -87,6 +89,7 @@ public final class RecordingFence: FenceRunner {
 
     public func run(_ command: [String], timeout: Duration) async -> FenceResult {
         commands.withLock { $0.append(command) }
-        return FenceResult(exitCode: exitCode, output: exitCode == 0 ? "Chassis Power Control: Down/Off" : "Error: Unable to establish IPMI session")
+        return FenceResult(
+            exitCode: exitCode, output: exitCode == 0 ? "Chassis Power Control: Down/Off" : "Error: Unable to establish IPMI session")
     }
 }

@@ -56,7 +56,9 @@ public final class FakeRuntime: ContainerRuntime {
     }
 
     /// Puts a container in a state (`health` nil: no health check).
-    public func set(_ name: String, status: String, health: String? = nil, exitCode: Int = 0, startedAt: Date = Date(timeIntervalSinceNow: -3600)) {
+    public func set(
+        _ name: String, status: String, health: String? = nil, exitCode: Int = 0, startedAt: Date = Date(timeIntervalSinceNow: -3600)
+    ) {
         let started = Envelope.formatDate(startedAt)
         state.withLock {
             $0.containers[name] = ContainerDetails.State(
@@ -86,7 +88,10 @@ public final class FakeRuntime: ContainerRuntime {
     }
 
     public func startContainer(_ name: String) async throws(DockerError) {
-        try await change(.start(name), name) { $0.status = "running"; $0.exitCode = 0 }
+        try await change(.start(name), name) {
+            $0.status = "running"
+            $0.exitCode = 0
+        }
     }
 
     public func unpauseContainer(_ name: String) async throws(DockerError) {
@@ -151,7 +156,12 @@ public final class FakeRuntime: ContainerRuntime {
 public final class ConcurrencyMeter: Sendable {
     private let counts = Mutex((now: 0, most: 0))
     public init() {}
-    public func begin() { counts.withLock { $0.now += 1; $0.most = max($0.most, $0.now) } }
+    public func begin() {
+        counts.withLock {
+            $0.now += 1
+            $0.most = max($0.most, $0.now)
+        }
+    }
     public func end() { counts.withLock { $0.now -= 1 } }
     public var most: Int { counts.withLock { $0.most } }
 }

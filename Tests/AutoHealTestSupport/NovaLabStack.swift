@@ -29,8 +29,9 @@ public final class NovaLabStack: Sendable {
         controller = "\(prefix)-controller"
         computes = ["compute-1": "\(prefix)-compute-1", "compute-2": "\(prefix)-compute-2"]
         for name in [controller] + computes.values { _ = try? DockerCLI.run(["rm", "-f", name]) }
-        try DockerCLI.run(["run", "-d", "--name", controller, "--network", "host", "--label", "autoheal-test=1"] + environment
-            + [NovaLabContainer.image, "controller"])
+        try DockerCLI.run(
+            ["run", "-d", "--name", controller, "--network", "host", "--label", "autoheal-test=1"] + environment
+                + [NovaLabContainer.image, "controller"])
         for (host, name) in computes { try startCompute(host, name: name) }
         try await waitUntil("the Nova controller to be healthy", timeout: .seconds(120), every: .milliseconds(500)) {
             try DockerCLI.run(["inspect", "-f", "{{.State.Health.Status}}", self.controller]) == "healthy"
@@ -51,8 +52,9 @@ public final class NovaLabStack: Sendable {
     }
 
     private func startCompute(_ host: String, name: String) throws {
-        try DockerCLI.run(["run", "-d", "--name", name, "--network", "host", "--label", "autoheal-test=1", "-e", "LAB_COMPUTE_HOST=\(host)"]
-            + environment + [NovaLabContainer.image, "compute"])
+        try DockerCLI.run(
+            ["run", "-d", "--name", name, "--network", "host", "--label", "autoheal-test=1", "-e", "LAB_COMPUTE_HOST=\(host)"]
+                + environment + [NovaLabContainer.image, "compute"])
     }
 
     /// The nova-compute (or other) services Nova reports.
@@ -67,8 +69,9 @@ public final class NovaLabStack: Sendable {
     public func services() async throws -> [Service] {
         let answer = try await call("GET", "/os-services")
         return (answer["services"] as? [[String: Any]] ?? []).map {
-            Service(id: "\($0["id"] ?? "")", binary: $0["binary"] as? String ?? "", host: $0["host"] as? String ?? "",
-                    state: $0["state"] as? String ?? "", forcedDown: $0["forced_down"] as? Bool ?? false)
+            Service(
+                id: "\($0["id"] ?? "")", binary: $0["binary"] as? String ?? "", host: $0["host"] as? String ?? "",
+                state: $0["state"] as? String ?? "", forcedDown: $0["forced_down"] as? Bool ?? false)
         }
     }
 
@@ -81,10 +84,14 @@ public final class NovaLabStack: Sendable {
     /// ends in ERROR: that one is deleted and the boot tried again.
     public func boot(on host: String, metadata: [String: String] = [:]) async throws -> String {
         for attempt in 1...5 {
-            let answer = try await call("POST", "/servers", ["server": [
-                "name": "vm-\(UUID().uuidString.prefix(6).lowercased())", "imageRef": "5a2c6f4e-1b3d-4e8f-9a0b-7c6d5e4f3a2b",
-                "flavorRef": "lab", "networks": "none", "availability_zone": "nova:\(host)", "metadata": metadata,
-            ] as [String: Any]])
+            let answer = try await call(
+                "POST", "/servers",
+                [
+                    "server": [
+                        "name": "vm-\(UUID().uuidString.prefix(6).lowercased())", "imageRef": "5a2c6f4e-1b3d-4e8f-9a0b-7c6d5e4f3a2b",
+                        "flavorRef": "lab", "networks": "none", "availability_zone": "nova:\(host)", "metadata": metadata,
+                    ] as [String: Any]
+                ])
             guard let id = (answer["server"] as? [String: Any])?["id"] as? String else { throw TestSetupError("boot: \(answer)") }
             var seen = ("", "")
             try await waitUntil("server \(id) to be ACTIVE on \(host) or in ERROR", timeout: .seconds(90), every: .milliseconds(500)) {
@@ -117,9 +124,10 @@ public final class NovaLabStack: Sendable {
 
     /// What Placement holds for a consumer, by provider.
     public func allocations(_ consumer: String) async throws -> [String: Any] {
-        let response = try await TestEnvironment.http.execute(HTTPRequest(
-            url: "http://127.0.0.1:\(placementPort)/allocations/\(consumer)",
-            headers: [("X-Auth-Token", "admin"), ("OpenStack-API-Version", "placement 1.28")], timeout: .seconds(10)))
+        let response = try await TestEnvironment.http.execute(
+            HTTPRequest(
+                url: "http://127.0.0.1:\(placementPort)/allocations/\(consumer)",
+                headers: [("X-Auth-Token", "admin"), ("OpenStack-API-Version", "placement 1.28")], timeout: .seconds(10)))
         let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:]
         return object["allocations"] as? [String: Any] ?? [:]
     }

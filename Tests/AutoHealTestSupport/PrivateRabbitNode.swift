@@ -35,7 +35,9 @@ public final class PrivateRabbitNode: Sendable {
     static func run(_ arguments: [String], environment: [String] = []) throws {
         let (exitCode, output) = try spawnAndWait(["/usr/bin/env"] + environment + ["/bin/bash", script] + arguments)
         guard exitCode == 0 else {
-            throw TestSetupError("private-rabbit.sh \(arguments.joined(separator: " ")) failed: \(output) (is rabbitmq-server installed? run `\(TestEnvironment.setupCommand)`)")
+            throw TestSetupError(
+                "private-rabbit.sh \(arguments.joined(separator: " ")) failed: \(output) (is rabbitmq-server installed? run `\(TestEnvironment.setupCommand)`)"
+            )
         }
     }
 }

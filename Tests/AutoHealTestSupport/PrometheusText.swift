@@ -41,12 +41,16 @@ public struct PrometheusText: Sendable {
                 let body = series[series.index(after: open)..<series.index(before: series.endIndex)]
                 for pair in body.split(separator: ",") where !pair.isEmpty {
                     let kv = pair.split(separator: "=", maxSplits: 1)
-                    guard kv.count == 2, kv[1].hasPrefix("\""), kv[1].hasSuffix("\""), kv[1].count >= 2 else { throw fail("has a bad label") }
+                    guard kv.count == 2, kv[1].hasPrefix("\""), kv[1].hasSuffix("\""), kv[1].count >= 2 else {
+                        throw fail("has a bad label")
+                    }
                     labels[String(kv[0])] = String(kv[1].dropFirst().dropLast())
                 }
             }
             guard let first = name.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
-                name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == ":") })
+                name.unicodeScalars.allSatisfy({
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == ":")
+                })
             else { throw fail("has a bad metric name") }
             samples.append(Sample(name: name, labels: labels, value: value))
         }

@@ -23,7 +23,9 @@ public enum RabbitAdmin {
         try await TestEnvironment.requireRabbitMQ()
         let vhost = TestEnvironment.uniqueName("autoheal-test-\(prefix)")
         let created = try await call("PUT", "/api/vhosts/\(encode(vhost))", json: [:] as [String: String])
-        guard (200..<300).contains(created.status) else { throw TestSetupError("cannot create vhost \(vhost): \(created.status) \(created.bodyText)") }
+        guard (200..<300).contains(created.status) else {
+            throw TestSetupError("cannot create vhost \(vhost): \(created.status) \(created.bodyText)")
+        }
         let permitted = try await call(
             "PUT", "/api/permissions/\(encode(vhost))/guest", json: ["configure": ".*", "write": ".*", "read": ".*"])
         guard (200..<300).contains(permitted.status) else { throw TestSetupError("cannot grant guest on \(vhost): \(permitted.bodyText)") }
@@ -97,7 +99,8 @@ public enum RabbitAdmin {
     public static func publishRaw(_ body: String, exchange: String, routingKey: String, vhost: String) async throws {
         let response = try await call(
             "POST", "/api/exchanges/\(encode(vhost))/\(encode(exchange))/publish",
-            json: ["properties": ["delivery_mode": 2], "routing_key": routingKey, "payload": body, "payload_encoding": "string"] as [String: Any])
+            json: ["properties": ["delivery_mode": 2], "routing_key": routingKey, "payload": body, "payload_encoding": "string"]
+                as [String: Any])
         guard response.status == 200, response.bodyText.contains("\"routed\":true") else {
             throw TestSetupError("publish to \(exchange) not routed: \(response.status) \(response.bodyText)")
         }

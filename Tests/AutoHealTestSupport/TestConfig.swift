@@ -17,9 +17,12 @@ public enum TestConfig {
             ("rabbitmq", [("rabbitmq_addr", "127.0.0.1:5672"), ("vhost", vhost), ("heartbeat", "5")]),
             ("hosts", [("control_hosts", "unix://\(TestEnvironment.dockerSocket)"), ("compute_hosts", "")]),
             ("containers", [("control", control.joined(separator: ", ")), ("compute", "")]),
-            ("schedule", [
-                ("container_auto_heal", "1"), ("allocation_heal", "0"), ("libvirt_suspend_wakeup", "0"), ("watch_events", "false"),
-            ]),
+            (
+                "schedule",
+                [
+                    ("container_auto_heal", "1"), ("allocation_heal", "0"), ("libvirt_suspend_wakeup", "0"), ("watch_events", "false"),
+                ]
+            ),
             ("engine", [("stop_timeout", "5"), ("state_dir", directory.appendingPathComponent(logs + "-state").path)]),
             ("policy", [("grace_after_start", "0"), ("backoff_initial", "0")]),
             ("metrics", [("engine_listen", ""), ("monitor_listen", "")]),
@@ -38,9 +41,10 @@ public enum TestConfig {
                 sections[s].keys.append((parts[1], value))
             }
         }
-        let text = sections.map { section in
-            (["[\(section.name)]"] + section.keys.map { "\($0.0) = \($0.1)" }).joined(separator: "\n")
-        }.joined(separator: "\n") + "\n"
+        let text =
+            sections.map { section in
+                (["[\(section.name)]"] + section.keys.map { "\($0.0) = \($0.1)" }).joined(separator: "\n")
+            }.joined(separator: "\n") + "\n"
         let file = directory.appendingPathComponent(name).path
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         return file

@@ -38,8 +38,10 @@ public struct TestContainer: Sendable {
         if start { args.append("-d") }
         args += ["--name", name, "--network", "none", "--label", "autoheal-test=1"]
         if healthCheck {
-            args += ["--health-cmd", "test -f /tmp/ok", "--health-interval", "1s", "--health-retries", "1",
-                     "--health-timeout", "2s", "--health-start-period", startPeriod]
+            args += [
+                "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s", "--health-retries", "1",
+                "--health-timeout", "2s", "--health-start-period", startPeriod,
+            ]
         }
         args += [TestEnvironment.testImage, "sh", "-c", command]
         try DockerCLI.run(args, host: host)
@@ -96,7 +98,9 @@ public final class PrivateDockerd: Sendable {
         var argv = ["/bin/bash", Self.script, "start", name]
         if let tls { argv = ["/usr/bin/env", "TLS_DIR=\(tls.certificates.directory)", "TLS_PORT=\(tls.port)"] + argv }
         let (code, output) = try spawnAndWait(argv)
-        guard code == 0 else { throw TestSetupError("private dockerd \(name) did not start: \(output); run `\(TestEnvironment.setupCommand)`") }
+        guard code == 0 else {
+            throw TestSetupError("private dockerd \(name) did not start: \(output); run `\(TestEnvironment.setupCommand)`")
+        }
     }
 
     deinit { _ = try? spawnAndWait(["/bin/bash", Self.script, "stop", name]) }
@@ -116,7 +120,9 @@ public struct TestCertificates: Sendable {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/make-certs.sh").path
         let (code, output) = try spawnAndWait(["/bin/bash", script, directory] + serverNames)
-        guard code == 0 else { throw TestSetupError("make-certs.sh failed: \(output) (is openssl installed? run `\(TestEnvironment.setupCommand)`)") }
+        guard code == 0 else {
+            throw TestSetupError("make-certs.sh failed: \(output) (is openssl installed? run `\(TestEnvironment.setupCommand)`)")
+        }
     }
 
     public func remove() { try? FileManager.default.removeItem(atPath: directory) }

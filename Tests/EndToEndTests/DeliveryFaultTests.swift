@@ -49,11 +49,14 @@ struct DeliveryFaultTests {
         let config = try Self.config(in: directory, broker: "127.0.0.1:\(node.port)", control: [container.name])
         let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
         let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
-        let settings = AMQPSettings(servers: [AMQPServer(host: "127.0.0.1", port: node.port)], heartbeatSeconds: 5, connectTimeout: .seconds(2))
+        let settings = AMQPSettings(
+            servers: [AMQPServer(host: "127.0.0.1", port: node.port)], heartbeatSeconds: 5, connectTimeout: .seconds(2))
         let publisher = HealRequestPublisher(settings: settings, logger: Logger(label: "test.publisher"))
 
         let requests = (0..<24).map { _ in
-            Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: container.name))
+            Envelope(
+                payload: .containerAutoHeal, scope: .control,
+                target: TargetKey(host: "unix:///var/run/docker.sock", container: container.name))
         }
         // Publish in the background while the broker goes away and comes back three times.
         let publishing = Task {
@@ -119,7 +122,8 @@ struct DeliveryFaultTests {
             let controlLog = directory.appendingPathComponent("logs/engine-control.log")
             try await waitUntil("the engine to consume") { DeliveryFaultTests.read(queueLog).contains("consuming") }
             request = Envelope(
-                payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: stubborn.name))
+                payload: .containerAutoHeal, scope: .control,
+                target: TargetKey(host: "unix:///var/run/docker.sock", container: stubborn.name))
             let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
             try await publisher.publish(request)
             await publisher.shutdown()
@@ -165,11 +169,14 @@ struct DeliveryFaultTests {
         defer { f.remove() }
         // SIGTERM while Docker is still stopping the container: the restart finishes, is acked, exit 0.
         #expect(try await f.engine.terminate(timeout: .seconds(40)) == 0)
-        #expect(Self.read(f.controlLog).contains(
-            "revived container host=unix:///var/run/docker.sock container=\(f.stubborn.name) seen=running/unhealthy action=restart result=ok"))
+        #expect(
+            Self.read(f.controlLog).contains(
+                "revived container host=unix:///var/run/docker.sock container=\(f.stubborn.name) seen=running/unhealthy action=restart result=ok"
+            ))
         #expect(Self.handledIDs(Self.read(f.queueLog))[f.request.id] == 1)
         #expect(f.engine.output.contains("engine stopped"))
-        #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: TestEnvironment.brokerSettings(vhost)).ready == 0)
+        #expect(
+            try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: TestEnvironment.brokerSettings(vhost)).ready == 0)
     }
 
     @Test func whenTheActiveEngineDiesTheOtherTakesOverAndNothingIsHandledTwice() async throws {
@@ -180,8 +187,10 @@ struct DeliveryFaultTests {
             let container = try TestContainer(name: TestEnvironment.uniqueName("sac-nova_api"))
             defer { container.remove() }
             try await container.waitFor(health: "healthy")
-            let configA = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name], name: "a.conf", logs: "logs-a")
-            let configB = try Self.config(in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name], name: "b.conf", logs: "logs-b")
+            let configA = try Self.config(
+                in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name], name: "a.conf", logs: "logs-a")
+            let configB = try Self.config(
+                in: directory, broker: "127.0.0.1:5672", vhost: vhost, control: [container.name], name: "b.conf", logs: "logs-b")
             let logA = directory.appendingPathComponent("logs-a/engine-queue.log")
             let logB = directory.appendingPathComponent("logs-b/engine-queue.log")
             let engineA = try DaemonProcess("autoheal-engine", arguments: ["--config", configA], outputDirectory: directory)
@@ -191,7 +200,9 @@ struct DeliveryFaultTests {
 
             let publisher = HealRequestPublisher(settings: TestEnvironment.brokerSettings(vhost), logger: Logger(label: "test"))
             func request() -> Envelope {
-                Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "unix:///var/run/docker.sock", container: container.name))
+                Envelope(
+                    payload: .containerAutoHeal, scope: .control,
+                    target: TargetKey(host: "unix:///var/run/docker.sock", container: container.name))
             }
             let before = (0..<3).map { _ in request() }
             for r in before { try await publisher.publish(r) }
@@ -241,7 +252,9 @@ struct DeliveryFaultTests {
         let controlB = directory.appendingPathComponent("logs-b/engine-control.log")
         let queueB = directory.appendingPathComponent("logs-b/engine-queue.log")
         let engineA = try DaemonProcess("autoheal-engine", arguments: ["--config", configA], outputDirectory: directory)
-        try await waitUntil("engine A to consume") { Self.read(directory.appendingPathComponent("logs-a/engine-queue.log")).contains("consuming") }
+        try await waitUntil("engine A to consume") {
+            Self.read(directory.appendingPathComponent("logs-a/engine-queue.log")).contains("consuming")
+        }
         let engineB = try DaemonProcess("autoheal-engine", arguments: ["--config", configB], outputDirectory: directory)
         try await waitUntil("engine B to consume") { Self.read(queueB).contains("consuming") }
         let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", configA], outputDirectory: directory)
@@ -276,7 +289,8 @@ struct DeliveryFaultTests {
             let now = Date()
             for age in 1...3 {
                 let old = now.addingTimeInterval(Double(-120 * age))
-                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: old, expiresAt: old.addingTimeInterval(60)))
+                try await publisher.publish(
+                    Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: old, expiresAt: old.addingTimeInterval(60)))
             }
             for _ in 0..<5 {
                 try await RabbitAdmin.publishRaw(
@@ -284,7 +298,8 @@ struct DeliveryFaultTests {
                     vhost: vhost)
             }
             for _ in 0..<2 {
-                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: now, expiresAt: now.addingTimeInterval(300)))
+                try await publisher.publish(
+                    Envelope(payload: .containerAutoHeal, scope: .control, issuedAt: now, expiresAt: now.addingTimeInterval(300)))
             }
             await publisher.shutdown()
             #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 10)
@@ -294,7 +309,8 @@ struct DeliveryFaultTests {
             let queueLog = directory.appendingPathComponent("logs/engine-queue.log")
             try await waitUntil("all ten messages settled") {
                 let log = Self.read(queueLog)
-                let settled = log.components(separatedBy: "request handled and acked").count - 1
+                let settled =
+                    log.components(separatedBy: "request handled and acked").count - 1
                     + log.components(separatedBy: "superseded by a newer run").count - 1
                     + log.components(separatedBy: "moved to the dead-letter queue").count - 1
                 return settled == 10

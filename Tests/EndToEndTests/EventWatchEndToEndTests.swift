@@ -20,10 +20,12 @@ struct EventWatchEndToEndTests {
             for c in [killed, sick, untouched] { try await c.waitFor(health: "healthy") }
 
             let host = "127.0.0.1:\(proxy.port)"
-            let config = try TestConfig.write(in: directory, vhost: vhost, control: [killed.name, sick.name, untouched.name], overrides: [
-                "hosts.control_hosts": host, "schedule.container_auto_heal": "0", "schedule.watch_events": "true",
-                "policy.revive_stopped": "true",
-            ])
+            let config = try TestConfig.write(
+                in: directory, vhost: vhost, control: [killed.name, sick.name, untouched.name],
+                overrides: [
+                    "hosts.control_hosts": host, "schedule.container_auto_heal": "0", "schedule.watch_events": "true",
+                    "policy.revive_stopped": "true",
+                ])
             let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
             let logs = directory.appendingPathComponent("logs")
@@ -48,7 +50,9 @@ struct EventWatchEndToEndTests {
                 try killed.pause()
                 try await waitUntil("the paused container to be unpaused from its pause event", timeout: .seconds(30)) {
                     logged("monitor.log", "targeted heal requested host=\(host) container=\(killed.name) ", "fault=paused")
-                        && logged("engine-control.log", "revived container host=\(host) container=\(killed.name) seen=paused", "action=unpause result=ok")
+                        && logged(
+                            "engine-control.log", "revived container host=\(host) container=\(killed.name) seen=paused",
+                            "action=unpause result=ok")
                 }
                 try await killed.waitFor(status: "running")
 
@@ -64,11 +68,13 @@ struct EventWatchEndToEndTests {
                 // Reopened (from the last event it had, so Docker replays what it still keeps)
                 // and every watched container of the host checked: the fault is healed now.
                 try await waitUntil("the unhealthy container to be restarted after the stream is back", timeout: .seconds(60)) {
-                    log("engine-control.log").contains("revived container host=\(host) container=\(sick.name) seen=running/unhealthy action=restart result=ok")
+                    log("engine-control.log").contains(
+                        "revived container host=\(host) container=\(sick.name) seen=running/unhealthy action=restart result=ok")
                 }
                 try await sick.waitFor(health: "healthy")
                 #expect(try sick.startedAt != sickStart)
-                #expect(logged("monitor.log", "event stream reopened after a break: checking every watched container of the host host=\(host)"))
+                #expect(
+                    logged("monitor.log", "event stream reopened after a break: checking every watched container of the host host=\(host)"))
                 #expect(log("monitor.log").components(separatedBy: "following Docker events host=\(host)").count >= 3)
                 // A targeted request touches only its target; no sweep ran.
                 // Targeted requests touch only their targets: the healthy one was looked at (the

@@ -8,10 +8,12 @@ import Testing
 struct HealEndToEndTests {
     /// Control on the TCP port, compute on the unix socket: both listeners of the local engine.
     static func writeConfig(in directory: URL, vhost: String, control: [String], compute: [String]) throws -> String {
-        try TestConfig.write(in: directory, vhost: vhost, control: control, overrides: [
-            "hosts.control_hosts": "127.0.0.1:2375", "hosts.compute_hosts": "unix:///var/run/docker.sock",
-            "containers.compute": compute.joined(separator: ", "),
-        ])
+        try TestConfig.write(
+            in: directory, vhost: vhost, control: control,
+            overrides: [
+                "hosts.control_hosts": "127.0.0.1:2375", "hosts.compute_hosts": "unix:///var/run/docker.sock",
+                "containers.compute": compute.joined(separator: ", "),
+            ])
     }
 
     @Test func brokenContainersAreHealedByTheDaemons() async throws {
@@ -39,13 +41,14 @@ struct HealEndToEndTests {
                     log("engine-control.log").contains("sweep finished") && log("engine-compute.log").contains("sweep finished")
                 }
                 let apiStart = try api.startedAt
-                try api.breakHealth()       // unhealthy → restart
-                try cinder.kill()           // exited → start
-                try compute.pause()         // paused → unpause
+                try api.breakHealth()  // unhealthy → restart
+                try cinder.kill()  // exited → start
+                try compute.pause()  // paused → unpause
 
                 try await waitUntil("all three to be revived", timeout: .seconds(60)) {
                     let control = log("engine-control.log"), computeLog = log("engine-compute.log")
-                    return control.contains("revived container host=127.0.0.1:2375 container=\(api.name) seen=running/unhealthy action=restart result=ok")
+                    return control.contains(
+                        "revived container host=127.0.0.1:2375 container=\(api.name) seen=running/unhealthy action=restart result=ok")
                         && control.contains("revived container host=127.0.0.1:2375 container=\(cinder.name) seen=exited(137)")
                         && computeLog.contains("revived container host=unix:///var/run/docker.sock container=\(compute.name) seen=paused")
                 }

@@ -38,7 +38,8 @@ struct HostFailureEndToEndTests {
         /// A healer config: compute hosts behind the proxies, Nova with token `admin`.
         func config(_ name: String, fence: String = "fence-ok.sh", extra: [String: String] = [:]) throws -> String {
             var keys = [
-                "hosts.compute_hosts": "compute-1=127.0.0.1:\(proxies["compute-1"]!.port), compute-2=127.0.0.1:\(proxies["compute-2"]!.port)",
+                "hosts.compute_hosts":
+                    "compute-1=127.0.0.1:\(proxies["compute-1"]!.port), compute-2=127.0.0.1:\(proxies["compute-2"]!.port)",
                 "hosts.docker_timeout": "3", "hosts.docker_connect_timeout": "2",
                 "schedule.container_auto_heal": "0", "schedule.compute_host_failure": "2", "schedule.allocation_heal": "0",
                 "nova.auth": "token", "nova.token": "admin", "nova.endpoint": nova.endpoint,
@@ -106,11 +107,15 @@ struct HostFailureEndToEndTests {
             #expect(c.fenced == ["compute-1"])
             #expect(try await c.nova.service("compute-1")?.forcedDown == true)
             try await waitUntil("the evacuation to be reported", timeout: .seconds(60)) {
-                c.webhook.bodies.contains { $0.contains("evacuated compute host compute-1") && $0.contains("1 server(s) ACTIVE on other hosts") }
+                c.webhook.bodies.contains {
+                    $0.contains("evacuated compute host compute-1") && $0.contains("1 server(s) ACTIVE on other hosts")
+                }
             }
             let history = try runProgram("autoheal", ["history", "--host", "compute-1", "--config", config]).output
-            for row in ["compute-1/fence seen=", "decision=act action=fence result=ok", "compute-1/force_down", "action=force_down result=ok",
-                        "compute-1/server:\(server)", "action=evacuate result=ok", "reason=\"ACTIVE on compute-2\""] {
+            for row in [
+                "compute-1/fence seen=", "decision=act action=fence result=ok", "compute-1/force_down", "action=force_down result=ok",
+                "compute-1/server:\(server)", "action=evacuate result=ok", "reason=\"ACTIVE on compute-2\"",
+            ] {
                 #expect(history.contains(row), "\(row) in:\n\(history)")
             }
             #expect(c.webhook.bodies.filter { $0.contains("nothing is evacuated") }.count == 1)
@@ -119,7 +124,9 @@ struct HostFailureEndToEndTests {
             try await waitUntil("allocation_heal to delete what the evacuation left", timeout: .seconds(120), every: .seconds(1)) {
                 try await c.nova.allocations(server).count == 1 && c.nova.audit().exitCode == 0
             }
-            #expect(try runProgram("autoheal", ["history", "--config", config]).output.contains("consumer:\(server) seen=orphaned decision=changed"))
+            #expect(
+                try runProgram("autoheal", ["history", "--config", config]).output.contains(
+                    "consumer:\(server) seen=orphaned decision=changed"))
             #expect(try await monitor.terminate() == 0)
             #expect(try await engine.terminate(timeout: .seconds(60)) == 0)
         }
@@ -138,7 +145,9 @@ struct HostFailureEndToEndTests {
             let dry = try c.config("dry.conf", extra: ["policy.dry_run": "true"])
             var engine = try DaemonProcess("autoheal-engine", arguments: ["--config", dry], outputDirectory: c.directory)
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", dry], outputDirectory: c.directory)
-            try await waitUntil("the dry run's would-be fence", timeout: .seconds(90)) { c.computeLog.contains("dry run: would fence the host") }
+            try await waitUntil("the dry run's would-be fence", timeout: .seconds(90)) {
+                c.computeLog.contains("dry run: would fence the host")
+            }
             #expect(c.fenced.isEmpty)
             try await stillInPlace()
             #expect(try await engine.terminate(timeout: .seconds(60)) == 0)
@@ -147,7 +156,9 @@ struct HostFailureEndToEndTests {
             let acting = try c.config("acting.conf")
             #expect(try runProgram("autoheal", ["pause", "--reason", "maintenance of compute-1", "--config", acting]).status == 0)
             engine = try DaemonProcess("autoheal-engine", arguments: ["--config", acting], outputDirectory: c.directory)
-            try await waitUntil("the paused would-be fence", timeout: .seconds(90)) { c.computeLog.contains("healing paused: would fence the host") }
+            try await waitUntil("the paused would-be fence", timeout: .seconds(90)) {
+                c.computeLog.contains("healing paused: would fence the host")
+            }
             #expect(c.fenced.isEmpty)
             try await stillInPlace()
             #expect(try await engine.terminate(timeout: .seconds(60)) == 0)
@@ -159,7 +170,8 @@ struct HostFailureEndToEndTests {
             let failing = try c.config("failing.conf", fence: "fence-fails.sh")
             engine = try DaemonProcess("autoheal-engine", arguments: ["--config", failing], outputDirectory: c.directory)
             try await waitUntil("the failed fence", timeout: .seconds(90)) {
-                c.computeLog.contains("fence failed: not evacuating") && c.webhook.bodies.contains { $0.contains("could not fence compute host compute-1") }
+                c.computeLog.contains("fence failed: not evacuating")
+                    && c.webhook.bodies.contains { $0.contains("could not fence compute host compute-1") }
             }
             #expect(c.fenced.first == "compute-1")
             try await stillInPlace()
@@ -170,7 +182,8 @@ struct HostFailureEndToEndTests {
             let fencedBefore = c.fenced.count
             engine = try DaemonProcess("autoheal-engine", arguments: ["--config", acting], outputDirectory: c.directory)
             try await waitUntil("the partition notice", timeout: .seconds(90)) {
-                c.computeLog.contains("this healer may be the one cut off") && c.webhook.bodies.contains { $0.contains("may be cut off itself") }
+                c.computeLog.contains("this healer may be the one cut off")
+                    && c.webhook.bodies.contains { $0.contains("may be cut off itself") }
             }
             #expect(c.fenced.count == fencedBefore)
             try await stillInPlace()

@@ -36,7 +36,8 @@ struct PauseEndToEndTests {
             try await waitUntil("the engine to see the pause") { Self.read(queueLog).contains("healing paused") }
             try container.kill()
             try await waitUntil("the would-be start to be logged") {
-                Self.read(controlLog).contains("healing paused: would start the container host=unix:///var/run/docker.sock container=\(container.name)")
+                Self.read(controlLog).contains(
+                    "healing paused: would start the container host=unix:///var/run/docker.sock container=\(container.name)")
             }
             #expect(try container.status == "exited")
             let status = try runProgram("autoheal", ["status", "--config", config])
@@ -81,12 +82,16 @@ struct PauseEndToEndTests {
             let prefix = TestEnvironment.uniqueName("excl")
             let excluded = try TestContainer(name: "\(prefix)-nova_api")
             let other = try TestContainer(name: "\(prefix)-cinder_api")
-            defer { excluded.remove(); other.remove() }
+            defer {
+                excluded.remove()
+                other.remove()
+            }
             for c in [excluded, other] { try await c.waitFor(health: "healthy") }
             let config = try Self.config(directory, vhost: vhost, container: "\(excluded.name), \(other.name)")
             let controlLog = directory.appendingPathComponent("logs/engine-control.log")
             let target = "unix:///var/run/docker.sock/\(excluded.name)"
-            let exclude = try runProgram("autoheal", ["pause", "--target", target, "--for", "1h", "--reason", "debugging", "--config", config])
+            let exclude = try runProgram(
+                "autoheal", ["pause", "--target", target, "--for", "1h", "--reason", "debugging", "--config", config])
             #expect(exclude.status == 0, "\(exclude.output)")
             let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
@@ -95,7 +100,8 @@ struct PauseEndToEndTests {
             try other.kill()
             try await other.waitFor(status: "running")
             try await waitUntil("the excluded one's would-be start") {
-                Self.read(controlLog).contains("healing paused: would start the container host=unix:///var/run/docker.sock container=\(excluded.name)")
+                Self.read(controlLog).contains(
+                    "healing paused: would start the container host=unix:///var/run/docker.sock container=\(excluded.name)")
             }
             #expect(try excluded.status == "exited")
             #expect(Self.read(controlLog).contains("excluded by"))
@@ -164,7 +170,8 @@ struct PauseEndToEndTests {
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
             try container.pause()
             try await waitUntil("the would-be unpause under the pause file") {
-                Self.read(controlLog).contains("healing paused: would unpause the container") && Self.read(controlLog).contains("kolla-ansible deploy")
+                Self.read(controlLog).contains("healing paused: would unpause the container")
+                    && Self.read(controlLog).contains("kolla-ansible deploy")
             }
             #expect(try container.status == "paused")
             try FileManager.default.removeItem(atPath: pauseFile)

@@ -11,7 +11,9 @@ import Testing
 @Suite("One policy for every handler", .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
 struct PolicyEndToEndTests {
     enum Mode: String, CaseIterable, Sendable, CustomTestStringConvertible {
-        case pause = "autoheal pause", pauseFile = "pause_file", dryRun = "dry_run"
+        case pause = "autoheal pause"
+        case pauseFile = "pause_file"
+        case dryRun = "dry_run"
         var testDescription: String { rawValue }
     }
 
@@ -77,9 +79,10 @@ struct PolicyEndToEndTests {
         func publishRequests(_ config: String) throws {
             #expect(try runProgram("autoheal", ["publish", "allocation_heal", "--config", config]).status == 0)
             let domainTarget = "\(docker)/domain:\(domain)"
-            #expect(try runProgram(
-                "autoheal", ["publish", "libvirt_suspend_wakeup", "--scope", "compute", "--target", domainTarget, "--config", config]
-            ).status == 0)
+            #expect(
+                try runProgram(
+                    "autoheal", ["publish", "libvirt_suspend_wakeup", "--scope", "compute", "--target", domainTarget, "--config", config]
+                ).status == 0)
         }
 
         var controlLog: URL { directory.appendingPathComponent("logs/engine-control.log") }
@@ -117,7 +120,9 @@ struct PolicyEndToEndTests {
             var engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
             let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
             defer { _ = monitor }
-            try await waitUntil("the engine to read the shared state") { Self.read(cloud.queueLog).contains("shared state read from the broker") }
+            try await waitUntil("the engine to read the shared state") {
+                Self.read(cloud.queueLog).contains("shared state read from the broker")
+            }
             if mode == .pause {
                 #expect(try runProgram("autoheal", ["pause", "--reason", "kolla-ansible upgrade", "--config", config]).status == 0)
                 try await waitUntil("the engine to see the pause") { Self.read(cloud.queueLog).contains("healing paused: engines") }
@@ -141,7 +146,8 @@ struct PolicyEndToEndTests {
             let decision = mode == .dryRun ? "dry_run" : "paused"
             let held = try runProgram("autoheal", ["history", "--config", config])
             for target in [cloud.api.name, "domain:\(cloud.domain)", "delete_orphans"] {
-                #expect(held.output.contains("/\(target) ") && held.output.contains("decision=\(decision)"), "\(target) in:\n\(held.output)")
+                #expect(
+                    held.output.contains("/\(target) ") && held.output.contains("decision=\(decision)"), "\(target) in:\n\(held.output)")
             }
             #expect(held.output.components(separatedBy: "decision=act ").count == 1, "no action journaled:\n\(held.output)")
             if mode == .pause {
@@ -171,7 +177,9 @@ struct PolicyEndToEndTests {
                 ("heal_allocations", "heal_allocations"), (cloud.compute.name, "restart"),
             ]
             func journaled(_ history: String, _ target: String, _ action: String) -> Bool {
-                history.split(separator: "\n").contains { $0.contains("/\(target) ") && $0.contains("decision=act action=\(action) result=ok") }
+                history.split(separator: "\n").contains {
+                    $0.contains("/\(target) ") && $0.contains("decision=act action=\(action) result=ok")
+                }
             }
             var done = ""
             try? await waitUntil("every action in the journal", timeout: .seconds(20)) {
@@ -179,7 +187,9 @@ struct PolicyEndToEndTests {
                 return expected.allSatisfy { journaled(done, $0.0, $0.1) }
             }
             for (target, action) in expected {
-                #expect(journaled(done, target, action), "\(target) \(action) in:\n\(done)\ncontrol log:\n\(Self.read(cloud.controlLog).suffix(4000))")
+                #expect(
+                    journaled(done, target, action),
+                    "\(target) \(action) in:\n\(done)\ncontrol log:\n\(Self.read(cloud.controlLog).suffix(4000))")
             }
             // Placement runs are journaled with the consumers and instances they touched.
             #expect(done.contains("/consumer:\(cloud.orphan.consumer) seen=orphaned decision=changed action=audit --delete"))

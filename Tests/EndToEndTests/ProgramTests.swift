@@ -21,10 +21,14 @@ struct ProgramTests {
         let directory = try TestEnvironment.temporaryDirectory("autoheal-bad")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("auto_heal.conf").path
-        try "[rabbitmq]\npassword = hunter2\n\n[schedule]\ncontainer_auto_heal = every minute\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "[rabbitmq]\npassword = hunter2\n\n[schedule]\ncontainer_auto_heal = every minute\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         let (status, output) = try runProgram("autoheal-engine", ["--config", path])
         #expect(status == 78)
-        #expect(output.contains("\(path):5: [schedule] container_auto_heal: expected whole seconds (0 turns it off) from 0 to 604800, got \"every minute\""))
+        #expect(
+            output.contains(
+                "\(path):5: [schedule] container_auto_heal: expected whole seconds (0 turns it off) from 0 to 604800, got \"every minute\"")
+        )
         #expect(!output.contains("hunter2"))
     }
 
@@ -54,7 +58,8 @@ struct ProgramTests {
         let arguments = program == "autoheal" ? ["check-config", "--config", path] : ["--config", path]
         let (status, output) = try runProgram(program, arguments)
         #expect(status == 78)
-        #expect(output.contains("\(path): holds the RabbitMQ password and is readable by group or others (mode 644): run `chmod 600 \(path)`"))
+        #expect(
+            output.contains("\(path): holds the RabbitMQ password and is readable by group or others (mode 644): run `chmod 600 \(path)`"))
         #expect(!output.contains("s3cret-open"))
     }
 

@@ -22,18 +22,24 @@ struct TelemetryEndToEndTests {
         try await container.waitFor(health: "healthy")
 
         let engineURL = "http://127.0.0.1:19464", monitorURL = "http://127.0.0.1:19465"
-        let config = try TestConfig.write(in: directory, vhost: "/", control: [container.name], overrides: [
-            "rabbitmq.rabbitmq_addr": "127.0.0.1:\(node.port)", "rabbitmq.heartbeat": "2", "policy.revive_stopped": "true",
-            "metrics.engine_listen": "127.0.0.1:19464", "metrics.monitor_listen": "127.0.0.1:19465",
-        ])
+        let config = try TestConfig.write(
+            in: directory, vhost: "/", control: [container.name],
+            overrides: [
+                "rabbitmq.rabbitmq_addr": "127.0.0.1:\(node.port)", "rabbitmq.heartbeat": "2", "policy.revive_stopped": "true",
+                "metrics.engine_listen": "127.0.0.1:19464", "metrics.monitor_listen": "127.0.0.1:19465",
+            ])
         let engine = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
         let monitor = try DaemonProcess("autoheal-monitor", arguments: ["--config", config], outputDirectory: directory)
         do {
             for url in [engineURL, monitorURL] {
-                try await waitUntil("\(url)/healthz to answer 200", timeout: .seconds(30)) { await Self.get(url + "/healthz")?.status == 200 }
+                try await waitUntil("\(url)/healthz to answer 200", timeout: .seconds(30)) {
+                    await Self.get(url + "/healthz")?.status == 200
+                }
             }
             try await waitUntil("the first sweep to be counted", timeout: .seconds(30)) {
-                guard let body = await Self.get(engineURL + "/metrics")?.bodyText, let scrape = try? PrometheusText(parsing: body) else { return false }
+                guard let body = await Self.get(engineURL + "/metrics")?.bodyText, let scrape = try? PrometheusText(parsing: body) else {
+                    return false
+                }
                 return scrape.value("autoheal_messages_consumed_total", ["payload": "container_auto_heal"]) > 0
             }
             let before = try PrometheusText(parsing: await Self.get(engineURL + "/metrics")!.bodyText)
@@ -64,7 +70,9 @@ struct TelemetryEndToEndTests {
             #expect(try PrometheusText(parsing: await Self.get(engineURL + "/metrics")!.bodyText).value("autoheal_broker_connected") == 0)
             try node.start()
             for url in [engineURL, monitorURL] {
-                try await waitUntil("\(url)/healthz to be 200 again", timeout: .seconds(60)) { await Self.get(url + "/healthz")?.status == 200 }
+                try await waitUntil("\(url)/healthz to be 200 again", timeout: .seconds(60)) {
+                    await Self.get(url + "/healthz")?.status == 200
+                }
             }
         } catch {
             Issue.record("engine output:\n\(engine.output.suffix(3000))\nmonitor output:\n\(monitor.output.suffix(2000))")

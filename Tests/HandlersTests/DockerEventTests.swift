@@ -9,8 +9,10 @@ import Testing
 @Suite("Docker events")
 struct DockerEventTests {
     /// Lines as Docker 20.10–28 sends them (trimmed of attributes the healer does not read).
-    static let unhealthy = #"{"status":"health_status: unhealthy","id":"4f1c","from":"autoheal/busybox:latest","Type":"container","Action":"health_status: unhealthy","Actor":{"ID":"4f1c","Attributes":{"image":"autoheal/busybox:latest","name":"nova_api"}},"scope":"local","time":1763790000,"timeNano":1763790000123456789}"#
-    static let died = #"{"status":"die","id":"9a2b","Type":"container","Action":"die","Actor":{"ID":"9a2b","Attributes":{"exitCode":"137","name":"cinder_api"}},"scope":"local","time":1763790001,"timeNano":1763790001000000001}"#
+    static let unhealthy =
+        #"{"status":"health_status: unhealthy","id":"4f1c","from":"autoheal/busybox:latest","Type":"container","Action":"health_status: unhealthy","Actor":{"ID":"4f1c","Attributes":{"image":"autoheal/busybox:latest","name":"nova_api"}},"scope":"local","time":1763790000,"timeNano":1763790000123456789}"#
+    static let died =
+        #"{"status":"die","id":"9a2b","Type":"container","Action":"die","Actor":{"ID":"9a2b","Attributes":{"exitCode":"137","name":"cinder_api"}},"scope":"local","time":1763790001,"timeNano":1763790001000000001}"#
 
     @Test func eventLinesSplitAcrossChunksAreReassembled() throws {
         var splitter = LineSplitter()
@@ -21,9 +23,11 @@ struct DockerEventTests {
         }
         #expect(lines.count == 2)
         let events = try lines.map { try JSONDecoder().decode(DockerEvent.self, from: Data($0)) }
-        #expect(events[0] == DockerEvent(
-            type: "container", action: "health_status: unhealthy", actorID: "4f1c",
-            attributes: ["image": "autoheal/busybox:latest", "name": "nova_api"], timeNano: 1_763_790_000_123_456_789))
+        #expect(
+            events[0]
+                == DockerEvent(
+                    type: "container", action: "health_status: unhealthy", actorID: "4f1c",
+                    attributes: ["image": "autoheal/busybox:latest", "name": "nova_api"], timeNano: 1_763_790_000_123_456_789))
         #expect(events[1].containerName == "cinder_api" && events[1].attributes["exitCode"] == "137")
         // An unfinished line waits for the rest.
         #expect(splitter.lines(in: Array("{\"Action\":".utf8)).isEmpty)

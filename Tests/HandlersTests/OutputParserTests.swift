@@ -10,13 +10,17 @@ struct OutputParserTests {
     static let rp = "b0d9c8a7-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
 
     @Test func auditLinesAreRead() {
-        let report = PlacementAuditReport(parsing: """
-            Allocations were set against consumer UUID \(Self.c1) but no existing instances or active migrations are related. 
-            Allocations for consumer UUID \(Self.c1) on Resource Provider \(Self.rp) can be deleted: {'\(Self.rp)': {'resources': {'VCPU': 1}}}
-            Processed 1 allocation.
-            """)
+        let report = PlacementAuditReport(
+            parsing: """
+                Allocations were set against consumer UUID \(Self.c1) but no existing instances or active migrations are related. 
+                Allocations for consumer UUID \(Self.c1) on Resource Provider \(Self.rp) can be deleted: {'\(Self.rp)': {'resources': {'VCPU': 1}}}
+                Processed 1 allocation.
+                """)
         #expect(report.orphanedConsumers == [Self.c1])
-        #expect(report.deletable == [.init(consumer: Self.c1, resourceProvider: Self.rp, allocations: "{'\(Self.rp)': {'resources': {'VCPU': 1}}}")])
+        #expect(
+            report.deletable == [
+                .init(consumer: Self.c1, resourceProvider: Self.rp, allocations: "{'\(Self.rp)': {'resources': {'VCPU': 1}}}")
+            ])
         #expect(report.unrecognized == ["Processed 1 allocation."])
     }
 
@@ -107,7 +111,9 @@ struct OutputParserTests {
         #expect(String(decoding: stderr, as: UTF8.self) == "err")
         #expect(throws: ExecStreamDemultiplexer.Failure.truncated(at: 0)) { try ExecStreamDemultiplexer.split(Array(stream.prefix(5))) }
         #expect(throws: ExecStreamDemultiplexer.Failure.truncated(at: 13)) { try ExecStreamDemultiplexer.split(Array(stream.prefix(20))) }
-        #expect(throws: ExecStreamDemultiplexer.Failure.badStreamType(9, at: 0)) { try ExecStreamDemultiplexer.split([9, 0, 0, 0, 0, 0, 0, 0]) }
+        #expect(throws: ExecStreamDemultiplexer.Failure.badStreamType(9, at: 0)) {
+            try ExecStreamDemultiplexer.split([9, 0, 0, 0, 0, 0, 0, 0])
+        }
         #expect(try ExecStreamDemultiplexer.split([]) == ([], []))
     }
 }

@@ -73,16 +73,23 @@ struct RealNovaManageOutputTests {
     @Test func anAuditNamesTheOrphanAndItsProvider() {
         let report = PlacementAuditReport(parsing: Self.audit)
         #expect(report.orphanedConsumers == [Self.consumer])
-        #expect(report.deletable == [.init(consumer: Self.consumer, resourceProvider: Self.provider, allocations: "{'VCPU': 1, 'MEMORY_MB': 512}")])
+        #expect(
+            report.deletable == [
+                .init(consumer: Self.consumer, resourceProvider: Self.provider, allocations: "{'VCPU': 1, 'MEMORY_MB': 512}")
+            ])
         #expect(report.deleted.isEmpty)
-        #expect(report.unrecognized == [
-            "The compute node for UUID \(Self.provider) can not be found", "Processed 1 allocation.",
-        ])
+        #expect(
+            report.unrecognized == [
+                "The compute node for UUID \(Self.provider) can not be found", "Processed 1 allocation.",
+            ])
     }
 
     @Test func aDeleteNamesWhatItDeleted() {
         let report = PlacementAuditReport(parsing: Self.delete)
-        #expect(report.deleted == [.init(consumer: Self.consumer, resourceProvider: Self.provider, allocations: "{'VCPU': 1, 'MEMORY_MB': 512}")])
+        #expect(
+            report.deleted == [
+                .init(consumer: Self.consumer, resourceProvider: Self.provider, allocations: "{'VCPU': 1, 'MEMORY_MB': 512}")
+            ])
         #expect(report.deletable.isEmpty)
     }
 
@@ -98,7 +105,9 @@ struct RealNovaManageOutputTests {
         #expect(summary.hasPrefix("keystoneauth1.exceptions.discovery.DiscoveryFailure: Unable to find a version discovery document"))
         // The same on stderr, and a plain ERROR line or last line when there is no traceback.
         #expect(NovaManageExit.errorSummary(stdout: "", stderr: Self.placementDown) == summary)
-        #expect(NovaManageExit.errorSummary(stdout: "2026 1 ERROR x [-] it broke\u{1b}[00m\n", stderr: Self.eventletWarning) == "2026 1 ERROR x [-] it broke")
+        #expect(
+            NovaManageExit.errorSummary(stdout: "2026 1 ERROR x [-] it broke\u{1b}[00m\n", stderr: Self.eventletWarning)
+                == "2026 1 ERROR x [-] it broke")
         #expect(NovaManageExit.errorSummary(stdout: "", stderr: Self.eventletWarning + "usage: nova-manage\n") == "usage: nova-manage")
         #expect(NovaManageExit.errorSummary(stdout: "", stderr: "") == "")
     }

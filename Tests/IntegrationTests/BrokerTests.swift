@@ -114,7 +114,9 @@ struct BrokerTests {
         try await RabbitAdmin.withVhost("cluster") { vhost in
             // The first "broker" refuses connections (nothing listens on port 1); the second is real.
             var settings = Self.settings(vhost)
-            settings.servers = [AMQPServer(host: "127.0.0.1", port: 1), AMQPServer(host: TestEnvironment.rabbitHost, port: TestEnvironment.rabbitPort)]
+            settings.servers = [
+                AMQPServer(host: "127.0.0.1", port: 1), AMQPServer(host: TestEnvironment.rabbitHost, port: TestEnvironment.rabbitPort),
+            ]
             let publisher = HealRequestPublisher(settings: settings, logger: Self.logger)
             try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(10))
             await publisher.shutdown()

@@ -31,7 +31,8 @@ struct ContainerReviverTests {
     ) throws
         -> ContainerReviver
     {
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts = \(hosts)
             compute_hosts =
@@ -169,7 +170,7 @@ struct ContainerReviverTests {
         try await stopped.waitFor(health: "healthy")
         try await killed.waitFor(health: "healthy")
         try stopped.stop()  // docker stop: SIGTERM, the service exits 0
-        try killed.kill()   // SIGKILL: 137
+        try killed.kill()  // SIGKILL: 137
         for c in [stopped, killed, failed] { try await c.waitFor(status: "exited") }
         let reviver = try Self.reviver(control: [], containers: [stopped.name, killed.name, failed.name])
         let outcome = await reviver.handle(Self.sweep())
@@ -186,7 +187,8 @@ struct ContainerReviverTests {
         try await TestEnvironment.requireDocker()
         // Unhealthy after its start (no start period) until the test lets it come up: a slow
         // service after a deploy, like Kolla's nova_scheduler.
-        let slow = try TestContainer(name: TestEnvironment.uniqueName("rv-slow"), command: "trap 'exit 0' TERM; while :; do sleep 0.2; done")
+        let slow = try TestContainer(
+            name: TestEnvironment.uniqueName("rv-slow"), command: "trap 'exit 0' TERM; while :; do sleep 0.2; done")
         defer { slow.remove() }
         try await slow.waitFor(health: "unhealthy")
         let firstStart = try slow.startedAt
@@ -210,7 +212,10 @@ struct ContainerReviverTests {
         let prefix = TestEnvironment.uniqueName("rv-dry")
         let down = try TestContainer(name: "\(prefix)-down")
         let paused = try TestContainer(name: "\(prefix)-paused")
-        defer { down.remove(); paused.remove() }
+        defer {
+            down.remove()
+            paused.remove()
+        }
         try await down.waitFor(health: "healthy")
         try await paused.waitFor(health: "healthy")
         try down.kill()
@@ -230,7 +235,10 @@ struct ContainerReviverTests {
         let prefix = TestEnvironment.uniqueName("rv-perctr")
         let crasher = try TestContainer(name: "\(prefix)-crasher", command: "exit 1", healthCheck: false)
         let other = try TestContainer(name: "\(prefix)-other")
-        defer { crasher.remove(); other.remove() }
+        defer {
+            crasher.remove()
+            other.remove()
+        }
         try await other.waitFor(health: "healthy")
         try await crasher.waitFor(status: "exited")
         let reviver = try Self.reviver(control: [], containers: [crasher.name, other.name], attempts: 1)
@@ -249,7 +257,10 @@ struct ContainerReviverTests {
         let prefix = TestEnvironment.uniqueName("rv-target")
         let target = try TestContainer(name: "\(prefix)-target")
         let bystander = try TestContainer(name: "\(prefix)-bystander")
-        defer { target.remove(); bystander.remove() }
+        defer {
+            target.remove()
+            bystander.remove()
+        }
         for c in [target, bystander] {
             try await c.waitFor(health: "healthy")
             try c.kill()

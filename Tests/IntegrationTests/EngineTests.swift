@@ -33,7 +33,8 @@ struct EngineTests {
             containerAutoHeal: recorders[.containerAutoHeal]!, allocationHeal: recorders[.allocationHeal]!,
             libvirtSuspendWakeup: recorders[.libvirtSuspendWakeup]!, computeHostFailure: recorders[.computeHostFailure]!)
         let logger = Logger(label: "test.engine")
-        let engine = HealEngine(settings: BrokerTests.settings(vhost), topology: HealTopology.declaration(), handlers: table, concurrency: 4, logger: logger)
+        let engine = HealEngine(
+            settings: BrokerTests.settings(vhost), topology: HealTopology.declaration(), handlers: table, concurrency: 4, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: engine)], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

@@ -40,7 +40,8 @@ struct LibvirtWakerTests {
             "-v", "/run/libvirt:/run/libvirt", image, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done",
         ])
         let novaCompute = try TestContainer(name: "\(prefix)-nova_compute")
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts =
             compute_hosts = unix:///var/run/docker.sock
@@ -61,7 +62,8 @@ struct LibvirtWakerTests {
         let logger = logs.logger("test.compute")
         let executor = TestHealing.executor(config, journal: journal, notifier: notifier, logger: logger)
         let waker = TestHealing.waker(config, executor: executor, logger: logger)
-        return Fixture(libvirtContainer: libvirtName, novaCompute: novaCompute, waker: waker, logs: logs, notifier: notifier, journal: journal)
+        return Fixture(
+            libvirtContainer: libvirtName, novaCompute: novaCompute, waker: waker, logs: logs, notifier: notifier, journal: journal)
     }
 
     static let request = Envelope(payload: .libvirtSuspendWakeup, scope: .compute)
@@ -97,7 +99,9 @@ struct LibvirtWakerTests {
         #expect(woke.metadata["domain"] == paused && woke.metadata["action"] == "resume" && woke.metadata["seen"] == "paused (user)")
         let after = try #require(permissive.logs.events(.info, containing: "domain state after waking").first)
         #expect(after.metadata["domain"] == paused && after.metadata["state_after"]?.hasPrefix("running") == true)
-        #expect(permissive.logs.events(.notice, containing: "restarted nova_compute").first?.metadata["container"] == permissive.novaCompute.name)
+        #expect(
+            permissive.logs.events(.notice, containing: "restarted nova_compute").first?.metadata["container"]
+                == permissive.novaCompute.name)
         #expect(try permissive.novaCompute.startedAt != permissiveStart)
     }
 
@@ -106,7 +110,10 @@ struct LibvirtWakerTests {
         defer { f.remove() }
         let disk = try FailingNBDDisk(port: 10821, transient: true)
         let uuid = try Libvirt.create(name: TestEnvironment.uniqueName("ah-lv-ioonce"), nbdPort: disk.port)
-        defer { Libvirt.remove(uuid); withExtendedLifetime(disk) {} }
+        defer {
+            Libvirt.remove(uuid)
+            withExtendedLifetime(disk) {}
+        }
         try await waitUntil("the domain to pause on the I/O error") { (try? Libvirt.state(uuid)) == "paused (I/O error)" }
 
         let outcome = await f.waker.handle(Self.request)
@@ -120,7 +127,10 @@ struct LibvirtWakerTests {
         defer { f.remove() }
         let disk = try FailingNBDDisk(port: 10822, transient: false)
         let uuid = try Libvirt.create(name: TestEnvironment.uniqueName("ah-lv-ioalways"), nbdPort: disk.port)
-        defer { Libvirt.remove(uuid); withExtendedLifetime(disk) {} }
+        defer {
+            Libvirt.remove(uuid)
+            withExtendedLifetime(disk) {}
+        }
         for attempt in 1...2 {
             try await waitUntil("the domain to pause (attempt \(attempt))") { (try? Libvirt.state(uuid)) == "paused (I/O error)" }
             if attempt == 2 { try await Task.sleep(for: .seconds(1)) }  // the back-off after the first wake-up

@@ -30,7 +30,8 @@ struct PlacementAllocationHealerTests {
     ) async throws -> Fixture {
         try await TestEnvironment.requireDocker()
         let lab = try await NovaLabContainer(name: TestEnvironment.uniqueName("pl-\(name)-nova_api"))
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             VIP = \(vip)
             control_hosts = unix:///var/run/docker.sock
@@ -128,8 +129,9 @@ struct PlacementAllocationHealerTests {
         let errors = f.errors("nova-manage failed")
         #expect(errors.count == 1)  // one run, one audit: not retried in a loop
         #expect(errors.first?.metadata["step"] == "audit" && errors.first?.metadata["exit_code"] == "255")
-        #expect(errors.first?.metadata["error"]?.contains("DiscoveryFailure: Unable to find a version discovery document") == true,
-                "\(errors.first?.metadata ?? [:])")
+        #expect(
+            errors.first?.metadata["error"]?.contains("DiscoveryFailure: Unable to find a version discovery document") == true,
+            "\(errors.first?.metadata ?? [:])")
         #expect(f.logs.events(.info, containing: "ran nova-manage").count == 1)
         try f.lab.placement("start")
         #expect(try f.lab.allocations(orphan.consumer) == [orphan.provider: ["VCPU": 1, "MEMORY_MB": 512]])

@@ -11,10 +11,12 @@ import Testing
 /// private one standing in for a second controller).
 @Suite("Rolling across controllers", .timeLimit(.minutes(3)))
 struct RollingTests {
-    static func reviver(hosts: [String], container: String, rollingWait: Int, logs: LogCapture, notifier: any Notifier = SilentNotifier()) throws
+    static func reviver(hosts: [String], container: String, rollingWait: Int, logs: LogCapture, notifier: any Notifier = SilentNotifier())
+        throws
         -> ContainerReviver
     {
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts = \(hosts.joined(separator: ", "))
             compute_hosts =
@@ -37,7 +39,10 @@ struct RollingTests {
         let name = TestEnvironment.uniqueName("roll-nova_scheduler")
         let a = try TestContainer(name: name)
         let b = try TestContainer(name: name, host: second.host)
-        defer { a.remove(); b.remove() }
+        defer {
+            a.remove()
+            b.remove()
+        }
         for c in [a, b] {
             try await c.waitFor(health: "healthy")
             try c.breakHealth()
@@ -50,8 +55,11 @@ struct RollingTests {
         #expect(outcome.acted == 2)
         // Order of events: one host revived, healthy again, only then the other revived.
         let events = logs.all.filter { $0.message == "revived container" || $0.message.hasPrefix("healthy again") }
-        #expect(events.map(\.message) == ["revived container", "healthy again: the next host may act on this service", "revived container"])
-        #expect(events.count == 3 && events[0].metadata["host"] == events[1].metadata["host"] && events[2].metadata["host"] != events[0].metadata["host"])
+        #expect(
+            events.map(\.message) == ["revived container", "healthy again: the next host may act on this service", "revived container"])
+        #expect(
+            events.count == 3 && events[0].metadata["host"] == events[1].metadata["host"]
+                && events[2].metadata["host"] != events[0].metadata["host"])
         for c in [a, b] { try await c.waitFor(health: "healthy") }
     }
 
@@ -64,7 +72,10 @@ struct RollingTests {
         let command = "trap 'exit 0' TERM; while :; do sleep 0.2; done"
         let a = try TestContainer(name: name, command: command)
         let b = try TestContainer(name: name, command: command, host: second.host)
-        defer { a.remove(); b.remove() }
+        defer {
+            a.remove()
+            b.remove()
+        }
         for c in [a, b] { try await c.waitFor(health: "unhealthy") }
         let before = [a.host: try a.startedAt, b.host: try b.startedAt]
         let logs = LogCapture()

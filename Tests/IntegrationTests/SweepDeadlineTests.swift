@@ -23,7 +23,9 @@ struct SweepDeadlineTests {
             address.sin_port = 0
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let bound = withUnsafeMutablePointer(to: &address) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0 }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0
+                }
             }
             guard bound else {
                 close(fd)
@@ -45,7 +47,8 @@ struct SweepDeadlineTests {
         try container.kill()
         try await container.waitFor(status: "exited")
 
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts = 127.0.0.1:\(silent.port), unix://\(TestEnvironment.dockerSocket)
             compute_hosts =
@@ -64,8 +67,9 @@ struct SweepDeadlineTests {
         #expect(outcome.checked == 2 && outcome.acted == 1 && outcome.failed == 1)
         #expect(try container.status == "running")
         let failure = logs.all.filter { $0.metadata["host"] == "127.0.0.1:\(silent.port)" && $0.metadata["result"] == "failed" }
-        #expect(failure.contains { ($0.metadata["error"] ?? "").contains("did not answer in time") },
-                "\(logs.all.map { "\($0.message) \($0.metadata)" })")
+        #expect(
+            failure.contains { ($0.metadata["error"] ?? "").contains("did not answer in time") },
+            "\(logs.all.map { "\($0.message) \($0.metadata)" })")
         // Given up because of its own deadline (not a refusal). How close to the deadline is a
         // speed question for autoheal-bench (fleet-sweep --silent): under this suite's load the
         // task that handles the timeout can resume seconds late.

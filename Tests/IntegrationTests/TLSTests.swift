@@ -26,7 +26,8 @@ struct TLSTests {
         try container.kill()
         try await container.waitFor(status: "exited")
 
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [hosts]
             control_hosts = 127.0.0.1:\(port)
             compute_hosts =
@@ -58,7 +59,10 @@ struct TLSTests {
         let died = Mutex<DockerEvent?>(nil)
         let reader = Task {
             for try await item in events {
-                if case .event(let e) = item, e.action == "die" { died.withLock { $0 = e }; return }
+                if case .event(let e) = item, e.action == "die" {
+                    died.withLock { $0 = e }
+                    return
+                }
             }
         }
         defer { reader.cancel() }
@@ -96,10 +100,12 @@ struct TLSTests {
         defer { withExtendedLifetime(docker) {} }
         let tls = HTTPTLSSettings(caFile: certificates.ca, certificateFile: certificates.clientCertificate, keyFile: certificates.clientKey)
         let byName = DockerClient(
-            host: "localhost:\(port)", address: .tcp(host: "localhost", port: port), http: TestEnvironment.http, timeout: .seconds(5), tls: tls)
+            host: "localhost:\(port)", address: .tcp(host: "localhost", port: port), http: TestEnvironment.http, timeout: .seconds(5),
+            tls: tls)
         #expect(try await byName.version().apiVersion.isEmpty == false)
         let byAddress = DockerClient(
-            host: "127.0.0.1:\(port)", address: .tcp(host: "127.0.0.1", port: port), http: TestEnvironment.http, timeout: .seconds(5), tls: tls)
+            host: "127.0.0.1:\(port)", address: .tcp(host: "127.0.0.1", port: port), http: TestEnvironment.http, timeout: .seconds(5),
+            tls: tls)
         do {
             _ = try await byAddress.version()
             Issue.record("a daemon whose certificate does not name 127.0.0.1 was accepted at 127.0.0.1")
@@ -113,7 +119,8 @@ struct TLSTests {
         defer { certificates.remove() }
         let node = try PrivateRabbitNode(name: "autoheal-tls", port: 5714, tls: (5715, certificates))
         defer { node.destroy() }
-        let config = try AutoHealConfig.parse("""
+        let config = try AutoHealConfig.parse(
+            """
             [rabbitmq]
             rabbitmq_addr = localhost:5715
             amqps = true

@@ -24,7 +24,9 @@ struct CheckpointTests {
         let messages: [SharedStateMessage] = [
             .pause(PauseNotice(paused: true, until: nil, reason: "deploy", by: "op")),
             .pause(PauseNotice(paused: true, until: nil, reason: "", by: "op", target: api)),
-            .budget(BudgetEntry(key: api, record: .init(actions: [Date()], quarantined: true), stamp: .init(version: 3, by: "b", basis: 1), at: Date())),
+            .budget(
+                BudgetEntry(
+                    key: api, record: .init(actions: [Date()], quarantined: true), stamp: .init(version: 3, by: "b", basis: 1), at: Date())),
             .sync(id: "x"),
             .pause(PauseNotice(paused: false, until: nil, reason: "", by: "op", target: api)),
         ]

@@ -28,7 +28,8 @@ struct ComputeHostHealerTests {
             var failure = ["host_down_after": "0", "max_hosts_down": "1", "max_hosts_down_percent": "50"]
             if let fence { failure["fence"] = fence }
             failure.merge(extra) { $1 }
-            let config = try AutoHealConfig.parse("""
+            let config = try AutoHealConfig.parse(
+                """
                 [hosts]
                 control_hosts = 10.0.0.11
                 compute_hosts = compute-1=10.0.1.21, compute-2=10.0.1.22
@@ -136,21 +137,27 @@ struct ComputeHostHealerTests {
     func pauseAndDryRunDoNothing(_ mode: String) async throws {
         let c = try Cloud(policy: mode == "dry_run" ? ["dry_run": "true"] : [:])
         if mode == "pause" {
-            await c.executor.apply(SharedStateMessage.pause(PauseNotice(paused: true, until: nil, reason: "upgrade", by: "op")).encoded(), offset: 0)
+            await c.executor.apply(
+                SharedStateMessage.pause(PauseNotice(paused: true, until: nil, reason: "upgrade", by: "op")).encoded(), offset: 0)
         }
         c.nova.addServer(on: "compute-1")
         c.fail("compute-1")
         _ = await c.run()
         #expect(c.fence.all.isEmpty && c.nova.calls.isEmpty)
         #expect(try c.decisions(mode == "pause" ? .paused : .dryRun).contains { $0.action == "fence" && $0.target == "fence" })
-        #expect(c.logs.events(.notice, containing: mode == "pause" ? "healing paused: would fence the host" : "dry run: would fence the host").count == 1)
+        #expect(
+            c.logs.events(.notice, containing: mode == "pause" ? "healing paused: would fence the host" : "dry run: would fence the host")
+                .count == 1)
     }
 
     @Test func anExclusionAQuarantineOrABackOffOfTheFenceStopsTheEvacuation() async throws {
         // autoheal pause --target compute-1/host: every action on that host.
         let excluded = try Cloud()
-        await excluded.executor.apply(SharedStateMessage.pause(PauseNotice(
-            paused: true, until: nil, reason: "", by: "op", target: TargetKey(host: "compute-1", container: "host"))).encoded(), offset: 0)
+        await excluded.executor.apply(
+            SharedStateMessage.pause(
+                PauseNotice(
+                    paused: true, until: nil, reason: "", by: "op", target: TargetKey(host: "compute-1", container: "host"))
+            ).encoded(), offset: 0)
         excluded.nova.addServer(on: "compute-1")
         excluded.fail("compute-1")
         _ = await excluded.run()
@@ -159,8 +166,11 @@ struct ComputeHostHealerTests {
 
         for record in [RestartBudget.Record(actions: [Date()], quarantined: true), RestartBudget.Record(actions: [Date()])] {
             let c = try Cloud(policy: ["backoff_initial": "60"])
-            await c.executor.restore([BudgetEntry(
-                key: TargetKey(host: "compute-1", container: "fence"), record: record, stamp: .init(version: 1, by: "x", basis: -1), at: Date())])
+            await c.executor.restore([
+                BudgetEntry(
+                    key: TargetKey(host: "compute-1", container: "fence"), record: record, stamp: .init(version: 1, by: "x", basis: -1),
+                    at: Date())
+            ])
             c.nova.addServer(on: "compute-1")
             c.fail("compute-1")
             _ = await c.run()

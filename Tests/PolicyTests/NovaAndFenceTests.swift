@@ -37,7 +37,9 @@ struct NovaAndFenceTests {
             let login = AutoHealConfig.Nova.Keystone(
                 authURL: keystone.authURL, username: "autoheal", password: password, userDomainName: "Default", projectName: "admin",
                 projectDomainName: "Default", regionName: "RegionOne", interface: "internal")
-            return NovaClient(settings: AutoHealConfig.Nova(auth: .password(login), endpoint: nil, caFile: nil, timeoutSeconds: 5), http: TestEnvironment.http)
+            return NovaClient(
+                settings: AutoHealConfig.Nova(auth: .password(login), endpoint: nil, caFile: nil, timeoutSeconds: 5),
+                http: TestEnvironment.http)
         }
         let nova = client("right")
         #expect(try await nova.services(binary: "nova-compute").map(\.host) == ["compute-1"])
@@ -55,7 +57,10 @@ struct NovaAndFenceTests {
     }
 
     @Test func theFenceCommandGetsTheHostAndMustExitZeroInTime() async throws {
-        #expect(ProcessFenceRunner.command(["ipmitool", "-H", "{host}-bmc", "power", "off"], host: "c1") == ["ipmitool", "-H", "c1-bmc", "power", "off"])
+        #expect(
+            ProcessFenceRunner.command(["ipmitool", "-H", "{host}-bmc", "power", "off"], host: "c1") == [
+                "ipmitool", "-H", "c1-bmc", "power", "off",
+            ])
         #expect(ProcessFenceRunner.command(["/usr/local/bin/fence"], host: "c1") == ["/usr/local/bin/fence", "c1"])
         let runner = ProcessFenceRunner()
         let ok = await runner.run(["sh", "-c", "echo powered off $0", "c1"], timeout: .seconds(10))

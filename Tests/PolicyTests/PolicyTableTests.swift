@@ -70,41 +70,54 @@ struct PolicyTableTests {
     /// A virsh with one domain paused on an I/O error until it is resumed.
     @Sendable static func virsh() -> (FakeRuntime.Script, refault: @Sendable () -> Void) {
         let paused = Mutex(true)
-        return ({ _, command in
-            switch Array(command.dropFirst()) {
-            case ["list", "--all", "--uuid"]: return (ExecResult(exitCode: 0, stdout: domain + "\n", stderr: ""), false)
-            case ["domstate", "--reason", domain]:
-                let text = paused.withLock { $0 } ? "paused (I/O error)" : "running (unpaused)"
-                return (ExecResult(exitCode: 0, stdout: text + "\n", stderr: ""), false)
-            case ["resume", domain]:
-                paused.withLock { $0 = false }
-                return (ExecResult(exitCode: 0, stdout: "Domain '\(domain)' resumed\n", stderr: ""), true)
-            default: return nil
-            }
-        }, { paused.withLock { $0 = true } })
+        return (
+            { _, command in
+                switch Array(command.dropFirst()) {
+                case ["list", "--all", "--uuid"]: return (ExecResult(exitCode: 0, stdout: domain + "\n", stderr: ""), false)
+                case ["domstate", "--reason", domain]:
+                    let text = paused.withLock { $0 } ? "paused (I/O error)" : "running (unpaused)"
+                    return (ExecResult(exitCode: 0, stdout: text + "\n", stderr: ""), false)
+                case ["resume", domain]:
+                    paused.withLock { $0 = false }
+                    return (ExecResult(exitCode: 0, stdout: "Domain '\(domain)' resumed\n", stderr: ""), true)
+                default: return nil
+                }
+            }, { paused.withLock { $0 = true } }
+        )
     }
 
     /// A nova-manage with one orphaned allocation until it is deleted, and nothing to heal.
     @Sendable static func novaManage() -> (FakeRuntime.Script, refault: @Sendable () -> Void) {
         let orphaned = Mutex(true)
-        return ({ _, command in
-            switch Array(command.dropFirst(2)) {
-            case ["audit", "--verbose"]:
-                guard orphaned.withLock({ $0 }) else { return (ExecResult(exitCode: 0, stdout: "", stderr: ""), false) }
-                return (ExecResult(exitCode: 3, stdout: """
-                    Allocations were set against consumer UUID \(consumer) but no existing instances or active migrations are related.
-                    Allocations for consumer UUID \(consumer) on Resource Provider \(provider) can be deleted: {'VCPU': 1, 'MEMORY_MB': 512}
-                    Processed 1 allocation.
-                    """, stderr: ""), false)
-            case ["audit", "--delete", "--verbose"]:
-                orphaned.withLock { $0 = false }
-                return (ExecResult(exitCode: 4, stdout: """
-                    Deleted allocations for consumer UUID \(consumer) on Resource Provider \(provider): {'VCPU': 1, 'MEMORY_MB': 512}
-                    """, stderr: ""), true)
-            case ["heal_allocations", "--dry-run", "--verbose"]: return (ExecResult(exitCode: 4, stdout: "Processed 0 instances.\n", stderr: ""), false)
-            default: return nil
-            }
-        }, { orphaned.withLock { $0 = true } })
+        return (
+            { _, command in
+                switch Array(command.dropFirst(2)) {
+                case ["audit", "--verbose"]:
+                    guard orphaned.withLock({ $0 }) else { return (ExecResult(exitCode: 0, stdout: "", stderr: ""), false) }
+                    return (
+                        ExecResult(
+                            exitCode: 3,
+                            stdout: """
+                                Allocations were set against consumer UUID \(consumer) but no existing instances or active migrations are related.
+                                Allocations for consumer UUID \(consumer) on Resource Provider \(provider) can be deleted: {'VCPU': 1, 'MEMORY_MB': 512}
+                                Processed 1 allocation.
+                                """, stderr: ""), false
+                    )
+                case ["audit", "--delete", "--verbose"]:
+                    orphaned.withLock { $0 = false }
+                    return (
+                        ExecResult(
+                            exitCode: 4,
+                            stdout: """
+                                Deleted allocations for consumer UUID \(consumer) on Resource Provider \(provider): {'VCPU': 1, 'MEMORY_MB': 512}
+                                """, stderr: ""), true
+                    )
+                case ["heal_allocations", "--dry-run", "--verbose"]:
+                    return (ExecResult(exitCode: 4, stdout: "Processed 0 instances.\n", stderr: ""), false)
+                default: return nil
+                }
+            }, { orphaned.withLock { $0 = true } }
+        )
     }
 
     /// One handler over fake runtimes, with its executor, journal, notifications and requeues.
@@ -124,7 +137,8 @@ struct PolicyTableTests {
         init(_ testCase: Case, policy: [String: String] = [:]) throws {
             self.testCase = testCase
             let keys = ["grace_after_start": "0", "backoff_initial": "60", "max_attempts": "3"].merging(policy) { $1 }
-            let config = try AutoHealConfig.parse("""
+            let config = try AutoHealConfig.parse(
+                """
                 [hosts]
                 control_hosts = \(testCase.scope == .control ? testCase.hosts.joined(separator: ", ") : PolicyTableTests.control)
                 compute_hosts = \(testCase.scope == .compute ? testCase.hosts.joined(separator: ", ") : "")
@@ -136,13 +150,14 @@ struct PolicyTableTests {
                 """, path: "table.conf")
             var refaults: [@Sendable () -> Void] = []
             let meter = self.meter
-            runtimes = FakeRuntimes(testCase.hosts.map { host in
-                let (script, refault) = testCase.script()
-                refaults.append(refault)
-                let runtime = FakeRuntime(host: host, meter: meter, script: script)
-                testCase.setUp(runtime)
-                return runtime
-            })
+            runtimes = FakeRuntimes(
+                testCase.hosts.map { host in
+                    let (script, refault) = testCase.script()
+                    refaults.append(refault)
+                    let runtime = FakeRuntime(host: host, meter: meter, script: script)
+                    testCase.setUp(runtime)
+                    return runtime
+                })
             self.refaults = refaults
             journal = try DecisionJournal.inMemory()
             let logger = logs.logger("test.table")
@@ -188,7 +203,8 @@ struct PolicyTableTests {
 
         /// Gives every target of the case this budget record.
         func restore(_ record: RestartBudget.Record) async {
-            await executor.restore(targets.map { BudgetEntry(key: $0, record: record, stamp: .init(version: 1, by: "x", basis: -1), at: Date()) })
+            await executor.restore(
+                targets.map { BudgetEntry(key: $0, record: record, stamp: .init(version: 1, by: "x", basis: -1), at: Date()) })
         }
 
         func decisions(_ decision: JournalDecision) throws -> [JournalEntry] {
