@@ -5,10 +5,10 @@ import Foundation
 /// (`POST /v3/auth/tokens`, 201 with `X-Subject-Token` and a catalog whose compute endpoint is
 /// itself) and `GET /compute/v2.1/os-services`, which answers 401 to any token but the newest —
 /// ``revokeTokens()`` makes the next call find its token expired, as after a Keystone restart.
-public final class FakeKeystone: @unchecked Sendable {
-    public let port: Int
+public final class FakeKeystone: Sendable {
+    public var port: Int { server.port }
     let state: String
-    let process = Process()
+    private let server: PythonServer
 
     static let script = """
         import ctypes, http.server, json, sys
@@ -49,18 +49,9 @@ public final class FakeKeystone: @unchecked Sendable {
     public var authURL: String { "http://127.0.0.1:\(port)/v3" }
 
     public init() async throws {
-        let port = TestEnvironment.unusedPort()
-        self.port = port
-        state = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("keystone")).path
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script, String(port), state]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await waitUntil("the Keystone stand-in on port \(port)", timeout: .seconds(10)) {
-            guard self.process.isRunning else { throw TestSetupError("python3 http.server on port \(port) exited") }
-            return FailingNBDDisk.listening(port)
-        }
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("keystone")).path
+        self.state = state
+        server = try await PythonServer(script: Self.script, arguments: [state], name: "Keystone stand-in")
     }
 
     /// Logins so far.
@@ -70,7 +61,6 @@ public final class FakeKeystone: @unchecked Sendable {
     public func revokeTokens() { try? "revoked".write(toFile: state, atomically: true, encoding: .utf8) }
 
     deinit {
-        if process.isRunning { process.terminate() }
         try? FileManager.default.removeItem(atPath: state)
         try? FileManager.default.removeItem(atPath: state + ".logins")
     }

@@ -2,10 +2,10 @@ import Foundation
 
 /// A local webhook receiver on 127.0.0.1:`port` (python3's http.server) that keeps every
 /// POSTed body, one per line, for tests of notifications.
-public final class WebhookReceiver: @unchecked Sendable {
-    public let port: Int
+public final class WebhookReceiver: Sendable {
+    public var port: Int { server.port }
     let file: String
-    let process = Process()
+    private let server: PythonServer
 
     static let script = """
         import ctypes, http.server, sys
@@ -24,19 +24,10 @@ public final class WebhookReceiver: @unchecked Sendable {
 
     /// Starts a receiver on a free port.
     public init() async throws {
-        let port = TestEnvironment.unusedPort()
-        self.port = port
-        file = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("webhook") + ".txt").path
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("webhook") + ".txt").path
         FileManager.default.createFile(atPath: file, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script, String(port), file]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await waitUntil("the webhook receiver on port \(port)", timeout: .seconds(10)) {
-            guard self.process.isRunning else { throw TestSetupError("python3 http.server on port \(port) exited") }
-            return FailingNBDDisk.listening(port)
-        }
+        self.file = file
+        server = try await PythonServer(script: Self.script, arguments: [file], name: "webhook receiver")
     }
 
     /// Bodies received so far.
@@ -44,8 +35,5 @@ public final class WebhookReceiver: @unchecked Sendable {
         ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    deinit {
-        if process.isRunning { process.terminate() }
-        try? FileManager.default.removeItem(atPath: file)
-    }
+    deinit { try? FileManager.default.removeItem(atPath: file) }
 }
