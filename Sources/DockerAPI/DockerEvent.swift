@@ -33,10 +33,14 @@ public struct DockerEvent: Sendable, Equatable, Decodable {
         let actor = try c.nestedContainer(keyedBy: ActorKeys.self, forKey: .Actor)
         actorID = try actor.decodeIfPresent(String.self, forKey: .ID) ?? ""
         attributes = try actor.decodeIfPresent([String: String].self, forKey: .Attributes) ?? [:]
+        // Times come from another program: clamp to [0, Int64.max] instead of trapping on
+        // a value that overflows (a `time` in seconds beyond year 2262, a negative one).
         if let nano = try c.decodeIfPresent(Int64.self, forKey: .timeNano) {
-            timeNano = nano
+            timeNano = max(0, nano)
         } else {
-            timeNano = (try c.decode(Int64.self, forKey: .time)) * 1_000_000_000
+            let seconds = max(0, try c.decode(Int64.self, forKey: .time))
+            let (nano, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            timeNano = overflow ? .max : nano
         }
     }
 }
@@ -82,9 +86,29 @@ public struct DockerTimestamp: Sendable, Hashable, Comparable, CustomStringConve
 
     public static func < (a: Self, b: Self) -> Bool { a.nanosecondsSinceEpoch < b.nanosecondsSinceEpoch }
 
+    /// The first point after an event's, from which a reopened stream resumes. A time far in
+    /// the future (a hostile or broken event) is not followed: resuming from it would skip
+    /// every real event until then, so it is capped at an hour past this host's clock.
+    public static func resuming(after eventNano: Int64, now: DockerTimestamp = .now) -> DockerTimestamp {
+        let cap = now.nanosecondsSinceEpoch.addingReportingOverflow(3_600_000_000_000)
+        let limit = cap.overflow ? Int64.max : cap.partialValue
+        let next = eventNano.addingReportingOverflow(1)
+        return DockerTimestamp(nanosecondsSinceEpoch: min(next.overflow ? .max : next.partialValue, limit))
+    }
+
+    /// Seconds from this point to `later`, saturating (for log figures only).
+    public func seconds(until later: DockerTimestamp) -> Double {
+        let (delta, overflow) = later.nanosecondsSinceEpoch.subtractingReportingOverflow(nanosecondsSinceEpoch)
+        if overflow { return later.nanosecondsSinceEpoch > nanosecondsSinceEpoch ? .infinity : -.infinity }
+        return Double(delta) / 1e9
+    }
+
     public var description: String {
-        let seconds = nanosecondsSinceEpoch / 1_000_000_000, nanos = nanosecondsSinceEpoch % 1_000_000_000
-        let digits = String(nanos)
-        return "\(seconds)." + String(repeating: "0", count: 9 - digits.count) + digits
+        // Digits of the magnitude, so a negative value (never sent by Docker) cannot make a
+        // negative padding count.
+        let sign = nanosecondsSinceEpoch < 0 ? "-" : ""
+        let magnitude = nanosecondsSinceEpoch.magnitude
+        let nanos = String(magnitude % 1_000_000_000)
+        return "\(sign)\(magnitude / 1_000_000_000)." + String(repeating: "0", count: max(0, 9 - nanos.count)) + nanos
     }
 }

@@ -126,7 +126,7 @@ public final class DockerEventWatcher: Service, Sendable {
                     for try await item in stream {
                         switch item {
                         case .event(let event):
-                            since = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano + 1)
+                            since = DockerTimestamp.resuming(after: event.timeNano)
                             guard let request = request(for: event, on: watch) else { continue }
                             publishes.addTask { await self.publish(request.envelopes, event: event, fault: request.fault, host: host) }
                         case .undecodable(let line, let why):
@@ -192,7 +192,7 @@ public final class DockerEventWatcher: Service, Sendable {
             ]
             if let fault { log["fault"] = "\(fault)" }
             if let event {
-                let age = Double(DockerTimestamp.now.nanosecondsSinceEpoch - event.timeNano) / 1e9
+                let age = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano).seconds(until: .now)
                 log["event_age"] = "\(String(format: "%.3f", age))s"
             }
             do {

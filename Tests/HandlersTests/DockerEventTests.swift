@@ -49,4 +49,44 @@ struct DockerEventTests {
         #expect(DockerTimestamp(nanosecondsSinceEpoch: 1_763_790_000_000_000_042).description == "1763790000.000000042")
         #expect(DockerTimestamp(nanosecondsSinceEpoch: 1_763_790_000_123_456_789).description == "1763790000.123456789")
     }
+
+    /// Regression (issue 15): extreme times in an event line trapped on overflow
+    /// (`time * 1_000_000_000`, `timeNano + 1`, the event-age subtraction) and a negative
+    /// value made a negative padding count in `description`.
+    @Test func extremeEventTimesAreClampedNotTrapped() throws {
+        func decode(_ times: String) throws -> DockerEvent {
+            let line = #"{"Type":"container","Action":"die","Actor":{"ID":"x"},"# + times + "}"
+            return try JSONDecoder().decode(DockerEvent.self, from: Data(line.utf8))
+        }
+        #expect(try decode(#""time":9223372036854775807"#).timeNano == .max)
+        #expect(try decode(#""time":-9223372036854775808"#).timeNano == 0)
+        #expect(try decode(#""timeNano":-5,"time":1"#).timeNano == 0)
+        #expect(try decode(#""time":1763790001"#).timeNano == 1_763_790_001_000_000_000)
+
+        let now = DockerTimestamp(nanosecondsSinceEpoch: 1_763_790_000_000_000_000)
+        #expect(DockerTimestamp.resuming(after: 1_763_789_999_000_000_000, now: now).nanosecondsSinceEpoch == 1_763_789_999_000_000_001)
+        // A far-future event does not move the resume point past an hour from now.
+        let capped = DockerTimestamp.resuming(after: .max, now: now)
+        #expect(capped.nanosecondsSinceEpoch == now.nanosecondsSinceEpoch + 3_600_000_000_000)
+        #expect(DockerTimestamp.resuming(after: 5, now: DockerTimestamp(nanosecondsSinceEpoch: .max)).nanosecondsSinceEpoch == 6)
+
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: .max).seconds(until: DockerTimestamp(nanosecondsSinceEpoch: .min)) == -.infinity)
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: 0).seconds(until: now) == 1_763_790_000)
+
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: -999_999_999).description == "-0.999999999")
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: .min).description == "-9223372036.854775808")
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: .max).description == "9223372036.854775807")
+    }
+
+    /// Regression (issue 15): durations at the ends of their range formatted or converted
+    /// without trapping.
+    @Test func extremeDurationsSaturate() {
+        #expect(Duration.seconds(Int64.max).wholeMilliseconds == .max)
+        #expect(Duration.seconds(Int64.min).wholeMilliseconds == .min)
+        #expect(Duration.seconds(Int64.max).nanoseconds == .max)
+        #expect(Duration.seconds(Int64.min).nanoseconds == .min)
+        #expect(Duration.milliseconds(-1500).logDescription == "-1.500s")
+        #expect(Duration.milliseconds(1204).logDescription == "1.204s")
+        #expect(Duration.seconds(Int64.max).logDescription == "9223372036854775.807s")
+    }
 }
