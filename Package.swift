@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "autoheal-engine", targets: ["autoheal-engine"]),
         .executable(name: "autoheal", targets: ["autoheal"]),
         .executable(name: "autoheal-bench", targets: ["autoheal-bench"]),
+        .executable(name: "autoheal-fuzz", targets: ["autoheal-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -111,6 +112,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Fuzzing: the parsers of outside input as targets (also replayed by the tests), and the
+        // libFuzzer driver program (scripts/fuzz.sh builds it with -sanitize=fuzzer,address).
+        .target(name: "FuzzTargets", dependencies: ["AutoHealCore", "DockerAPI", "Handlers", "NovaAPI"]),
+        .systemLibrary(name: "CFuzzerDriver"),
+        .executableTarget(name: "autoheal-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"]),
+
         // The benchmark tool (build with -c release): the figures of BENCHMARKS.md.
         .target(name: "CEpoll"),
         .executableTarget(
@@ -130,6 +137,8 @@ let package = Package(
             ],
             path: "Tests/AutoHealTestSupport"),
         .testTarget(name: "AutoHealCoreTests", dependencies: ["AutoHealCore"]),
+        // Every seed and every input that once crashed a fuzz target, replayed (Tests/Fuzz).
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         // Fast: the policy and every handler against an in-memory runtime, in milliseconds.
         .testTarget(
             name: "PolicyTests", dependencies: ["Policy", "Handlers", "Journal", "DockerAPI", "NovaAPI", "AutoHealTestSupport"]),

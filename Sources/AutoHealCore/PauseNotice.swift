@@ -76,13 +76,19 @@ public enum DurationText {
                 continue
             }
             guard let n = Int(number) else { return nil }
+            let unit: Int
             switch ch {
-            case "s": total += n
-            case "m": total += n * 60
-            case "h": total += n * 3600
-            case "d": total += n * 86_400
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86_400
             default: return nil
             }
+            // Typed by a person: a number too large for Int is refused, not a trap.
+            let (part, overflow) = n.multipliedReportingOverflow(by: unit)
+            let (sum, overflow2) = total.addingReportingOverflow(part)
+            guard !overflow, !overflow2 else { return nil }
+            total = sum
             number = ""
             sawUnit = true
         }

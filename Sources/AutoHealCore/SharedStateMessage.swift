@@ -137,6 +137,7 @@ public struct BudgetEntry: Sendable, Equatable, Codable {
     public var host: String
     public var target: String
     public var version: Int
+    public static let maximumVersion = 1 << 53
     /// The engine that wrote it (host-pid).
     public var by: String
     public var basis: Int64
@@ -177,7 +178,11 @@ public struct BudgetEntry: Sendable, Equatable, Codable {
         if newest > latest.timeIntervalSince1970 {
             throw .fromTheFuture(what: "an action in the budget of \(key)", at: Date(timeIntervalSince1970: newest))
         }
-        guard version >= 0 else { throw .malformed("budget of \(key): negative version") }
+        // One version per change: a legitimate counter never nears 2^53. A larger one is
+        // poison (it would make every later change overflow the counter).
+        guard (0...Self.maximumVersion).contains(version) else {
+            throw .malformed("budget of \(key): version \(version) outside 0...2^53")
+        }
     }
 
     enum CodingKeys: String, CodingKey {

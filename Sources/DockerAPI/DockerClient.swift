@@ -178,17 +178,10 @@ public final class DockerClient: Sendable {
         let host = self.host
         return AsyncThrowingStream { continuation in
             let task = Task {
-                var splitter = LineSplitter()
+                var decoder = DockerEventDecoder()
                 do {
                     for try await chunk in chunks {
-                        for line in splitter.lines(in: chunk) where !line.isEmpty {
-                            do {
-                                continuation.yield(.event(try JSONDecoder().decode(DockerEvent.self, from: Data(line))))
-                            } catch {
-                                continuation.yield(
-                                    .undecodable(line: String(decoding: line.prefix(500), as: UTF8.self), reason: "\(error)"))
-                            }
-                        }
+                        for item in decoder.items(in: chunk) { continuation.yield(item) }
                     }
                     continuation.finish()
                 } catch let error as HTTPError {

@@ -52,19 +52,42 @@ public enum DockerEventItem: Sendable {
     case undecodable(line: String, reason: String)
 }
 
+/// Turns the chunks of `GET /events` into events: lines reassembled across chunks, each
+/// decoded, a line that is not an event kept as `.undecodable` (never thrown, never a trap).
+public struct DockerEventDecoder: Sendable {
+    private var splitter = LineSplitter()
+
+    public init() {}
+
+    public mutating func items(in chunk: [UInt8]) -> [DockerEventItem] {
+        splitter.lines(in: chunk).compactMap { line -> DockerEventItem? in
+            guard !line.isEmpty else { return nil }
+            do {
+                return .event(try JSONDecoder().decode(DockerEvent.self, from: Data(line)))
+            } catch {
+                return .undecodable(line: String(decoding: line.prefix(500), as: UTF8.self), reason: "\(error)")
+            }
+        }
+    }
+}
+
 /// Splits a byte stream into lines (`\n`), keeping an unfinished line for the next chunk.
-struct LineSplitter {
+struct LineSplitter: Sendable {
     private var pending: [UInt8] = []
     /// Longest line kept; a longer one is cut (Docker's event lines are well under 4 KiB).
     let maxLine = 1 << 20
 
     mutating func lines(in chunk: [UInt8]) -> [[UInt8]] {
+        // Only the new bytes are searched for a newline: the pending part has none. (Searching
+        // it again made a long line sent in small chunks cost time quadratic in its length.)
+        var searchFrom = pending.count
         pending += chunk
         var lines: [[UInt8]] = []
         var start = pending.startIndex
-        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+        while let newline = pending[searchFrom...].firstIndex(of: UInt8(ascii: "\n")) {
             lines.append(Array(pending[start..<newline]))
             start = newline + 1
+            searchFrom = start
         }
         pending.removeSubrange(..<start)
         if pending.count > maxLine {

@@ -39,16 +39,21 @@ public struct PlacementAuditReport: Sendable, Equatable {
 
     /// The UUID between `prefix` and `until`, if the line has that shape and it is a UUID.
     static func match(_ line: String, prefix: String, until: String) -> String? {
-        guard line.hasPrefix(prefix), let end = line.range(of: until) else { return nil }
-        let value = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<end.lowerBound])
+        // Search only after the prefix: `until` may begin with the space the prefix ends with.
+        guard line.hasPrefix(prefix) else { return nil }
+        let rest = line.dropFirst(prefix.count)
+        guard let end = rest.range(of: until) else { return nil }
+        let value = String(rest[..<end.lowerBound])
         return TargetKey.isUUID(value) ? value : nil
     }
 
     /// `<prefix><consumer> on Resource Provider <rp><separator> <allocations>`.
     static func allocation(_ line: String, prefix: String, separator: String) -> Allocation? {
-        guard line.hasPrefix(prefix), let on = line.range(of: " on Resource Provider ") else { return nil }
-        let consumer = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<on.lowerBound])
-        let rest = line[on.upperBound...]
+        guard line.hasPrefix(prefix) else { return nil }
+        let afterPrefix = line.dropFirst(prefix.count)
+        guard let on = afterPrefix.range(of: " on Resource Provider ") else { return nil }
+        let consumer = String(afterPrefix[..<on.lowerBound])
+        let rest = afterPrefix[on.upperBound...]
         guard let sep = rest.range(of: separator) else { return nil }
         let provider = String(rest[..<sep.lowerBound])
         let allocations = rest[sep.upperBound...].trimmingCharacters(in: .whitespaces)
