@@ -41,14 +41,16 @@ public struct AreaLogHandler: LogHandler {
         let line: String
         switch format {
         case .text:
-            var text = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(label) \(event.message)"
+            var text = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(label) "
+            text += Self.escaped(Self.cut("\(event.message)", to: Self.maximumMessage))
             for key in Self.ordered(merged.keys) {
-                text += " \(key)=\(Self.quoted(merged[key]!.description))"
+                text += " \(Self.escaped(key))=\(Self.quoted(merged[key]!.description))"
             }
             line = text
         case .json:
             line = Self.json(
-                time: Self.timestamp(), level: event.level.rawValue, area: label, message: "\(event.message)", metadata: merged)
+                time: Self.timestamp(), level: event.level.rawValue, area: label,
+                message: Self.cut("\(event.message)", to: Self.maximumMessage), metadata: merged)
         }
         for output in outputs { output.write(line: line) }
     }
@@ -62,7 +64,7 @@ public struct AreaLogHandler: LogHandler {
         ]
         for key in ordered(metadata.keys) {
             let name = ["time", "level", "area", "message"].contains(key) ? "meta_" + key : key
-            fields.append("\(jsonString(name)):\(jsonString(metadata[key]!.description))")
+            fields.append("\(jsonString(name)):\(jsonString(cut(metadata[key]!.description, to: maximumValue)))")
         }
         return "{" + fields.joined(separator: ",") + "}"
     }
@@ -77,9 +79,9 @@ public struct AreaLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where needsEscape(scalar):
                 let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }
@@ -93,12 +95,52 @@ public struct AreaLogHandler: LogHandler {
         return lead + keys.filter { !leadingKeys.contains($0) }.sorted()
     }
 
-    static func quoted(_ value: String) -> String {
-        if value.isEmpty { return "\"\"" }
-        guard value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) else { return value }
-        return "\""
-            + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(
-                of: "\n", with: "\\n") + "\""
+    /// Longest message and metadata value written; the rest is cut with a note of its size,
+    /// so one huge value (a message body, a command's output) cannot flood a log.
+    static let maximumMessage = 4096
+    static let maximumValue = 2048
+
+    static func cut(_ text: String, to limit: Int) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > limit else { return text }
+        let kept = String(String.UnicodeScalarView(scalars.prefix(limit)))
+        return kept + "…[\(text.utf8.count - kept.utf8.count) more bytes]"
+    }
+
+    /// Control characters (C0, DEL, C1) and the Unicode line separators: written as escapes,
+    /// so a value cannot end a line, forge another one or drive a terminal.
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    /// `text` with backslashes and control characters escaped: a newline as backslash-n, ESC as
+    /// backslash-u{1b}.
+    static func escaped(_ text: String, quote: Bool = false) -> String {
+        guard text.unicodeScalars.contains(where: { needsEscape($0) || $0 == "\\" || (quote && $0 == "\"") }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"" where quote: out += "\\\""
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where needsEscape(scalar): out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// A metadata value for a text line: cut, escaped, and quoted when it holds a space, a
+    /// quote, `=` or anything escaped.
+    static func quoted(_ raw: String) -> String {
+        if raw.isEmpty { return "\"\"" }
+        let value = cut(raw, to: maximumValue)
+        guard value.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || needsEscape($0) }) else {
+            return value
+        }
+        return "\"" + escaped(value, quote: true) + "\""
     }
 
     static func timestamp() -> String {

@@ -558,7 +558,8 @@ public struct AutoHealConfig: Sendable {
         var notify = Notify(webhookURL: nil)
         if let e = r.rawEntry("notify", "webhook_url"), !e.value.isEmpty {
             guard e.value.hasPrefix("http://") || e.value.hasPrefix("https://") else {
-                throw r.error("notify", e, "expected an http:// or https:// URL, got \"\(e.value)\"")
+                // Not echoed: a webhook URL carries its token.
+                throw r.error("notify", e, "expected an http:// or https:// URL (the value is not shown: it may hold a token)")
             }
             notify.webhookURL = e.value
         }
@@ -700,12 +701,15 @@ public struct AutoHealConfig: Sendable {
             warnings: r.unknownKeyWarnings(knownSections: knownSections))
     }
 
-    /// A webhook URL with its path and query masked: they often carry a token.
-    static func maskedURL(_ url: String) -> String {
+    /// A webhook URL with its credentials, path and query masked: they often carry a token.
+    /// What logs, errors and `check-config` show instead of the URL.
+    public static func maskedURL(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return "********" }
         let rest = url[scheme.upperBound...]
-        let host = rest.prefix(while: { $0 != "/" && $0 != "?" })
-        return url[..<scheme.upperBound] + host + (rest.count > host.count ? "/********" : "")
+        var host = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
+        let afterHost = rest.count > host.count
+        if let at = host.lastIndex(of: "@") { host = "********@" + host[host.index(after: at)...] }
+        return url[..<scheme.upperBound] + host + (afterHost ? "/********" : "")
     }
 
     static func isValidContainerName(_ name: String) -> Bool {

@@ -233,7 +233,7 @@ final class Transfer {
         self.sink = sink
         if case .streaming = sink { isStreaming = true } else { isStreaming = false }
         self.limit = request.maxResponseBytes
-        self.url = request.url
+        self.url = request.urlInErrors ?? request.url
         self.keepHeaders = request.keepHeaders
 
         cah_curl_set_pointer(easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())

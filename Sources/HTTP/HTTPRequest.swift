@@ -16,12 +16,17 @@ public struct HTTPRequest: Sendable {
     public var tls: HTTPTLSSettings?
     /// Response headers to keep (names in lower case, e.g. `x-subject-token`); others are dropped.
     public var keepHeaders: Set<String>
+    /// The URL as error messages name it, when the real one carries a secret (a webhook's
+    /// token in its path); nil names ``url``.
+    public var urlInErrors: String?
 
     public init(
         method: String = "GET", url: String, unixSocketPath: String? = nil, headers: [(String, String)] = [],
         body: [UInt8]? = nil, timeout: Duration = .seconds(10), connectTimeout: Duration = .seconds(3),
-        maxResponseBytes: Int = 8 << 20, tls: HTTPTLSSettings? = nil, keepHeaders: Set<String> = []
+        maxResponseBytes: Int = 8 << 20, tls: HTTPTLSSettings? = nil, keepHeaders: Set<String> = [],
+        urlInErrors: String? = nil
     ) {
+        self.urlInErrors = urlInErrors
         self.keepHeaders = keepHeaders
         self.method = method
         self.url = url

@@ -32,7 +32,7 @@ public struct WebhookNotifier: Notifier {
         let body = Array((try? JSONSerialization.data(withJSONObject: ["text": text])) ?? Data())
         let request = HTTPRequest(
             method: "POST", url: url, headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(5),
-            connectTimeout: .seconds(3), maxResponseBytes: 64 * 1024)
+            connectTimeout: .seconds(3), maxResponseBytes: 64 * 1024, urlInErrors: AutoHealConfig.maskedURL(url))
         let http = self.http, logger = self.logger
         Task.detached {
             do {

@@ -40,4 +40,30 @@ struct LogLineTests {
         #expect(object["area"] == "engine.control" && object["level"] == "notice")
         #expect(!line.contains("\n"))
     }
+
+    /// Issue 15: a value from outside (a container name, a command's output, a message body)
+    /// cannot end the line, forge another one, drive a terminal, or flood the log.
+    @Test func controlCharactersAreEscapedAndLongValuesCut() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-log-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try #require(LogFile(path: path))
+        let handler = AreaLogHandler(label: "engine.control", level: .info, outputs: [file])
+        let logger = Logger(label: "engine.control", factory: { _ in handler })
+        let forged = "ok\r2026-11-30T00:00:00.000Z ERROR engine.control forged\nline \u{1b}[31mred\u{7f}\u{85}\u{2028}"
+        logger.warning(
+            "odd \(forged)",
+            metadata: ["output": "\(forged)", "body": "\(String(repeating: "x", count: 100_000))", "path": "C:\\dir"])
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.split(separator: "\n", omittingEmptySubsequences: false).count == 2, "one line and the final newline")
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        #expect(!text.unicodeScalars.contains { (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 })
+        #expect(text.contains(#"odd ok\r2026-11-30T00:00:00.000Z ERROR engine.control forged\nline \u{1b}[31mred\u{7f}\u{85}\u{2028}"#))
+        #expect(text.contains(#"output="ok\r2026"#))
+        #expect(text.contains(#"path="C:\\dir""#))
+        #expect(text.contains("x…[97952 more bytes]"))
+        #expect(text.utf8.count < 8000)
+        let json = AreaLogHandler.json(
+            time: "t", level: "warning", area: "a", message: "m", metadata: ["body": "\(String(repeating: "y", count: 5000))\u{85}"])
+        #expect(json.contains("…[2954 more bytes]") && !json.unicodeScalars.contains { $0.value == 0x85 })
+    }
 }
