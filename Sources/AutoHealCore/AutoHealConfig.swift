@@ -97,6 +97,8 @@ public struct AutoHealConfig: Sendable {
         public var concurrency: Int
         /// Where the decision journal (journal.sqlite) lives.
         public var stateDirectory: String
+        /// Days of decisions the journal keeps (pruned at start and hourly).
+        public var journalDays: Int
     }
 
     /// `[placement]`: how `allocation_heal` runs `nova-manage placement`.
@@ -511,7 +513,8 @@ public struct AutoHealConfig: Sendable {
         let engine = Engine(
             stopTimeoutSeconds: try r.integer("engine", "stop_timeout", default: 60, range: 0...3600, unit: "whole seconds"),
             concurrency: try r.integer("engine", "concurrency", default: 32, range: 1...1000, unit: "a count"),
-            stateDirectory: r.string("engine", "state_dir", default: "/var/lib/autoheal"))
+            stateDirectory: r.string("engine", "state_dir", default: "/var/lib/autoheal"),
+            journalDays: try r.integer("engine", "journal_days", default: 30, range: 1...3650, unit: "whole days"))
 
         // [placement]
         let placementContainer = r.string("placement", "container", default: "nova_api")
@@ -765,6 +768,7 @@ public struct AutoHealConfig: Sendable {
             "stop_timeout = \(engine.stopTimeoutSeconds)",
             "concurrency = \(engine.concurrency)",
             "state_dir = \(engine.stateDirectory)",
+            "journal_days = \(engine.journalDays)",
             "", "[placement]",
             "container = \(placement.container)",
             "delete_orphans = \(placement.deleteOrphans)",

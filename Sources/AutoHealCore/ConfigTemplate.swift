@@ -101,6 +101,8 @@ public enum ConfigTemplate {
         # The decision journal (journal.sqlite): every decision, and the restart budgets, which
         # survive an engine restart. `autoheal history` and `autoheal status` read it.
         state_dir = /var/lib/autoheal
+        # Days of decisions the journal keeps; older ones are deleted at start and every hour.
+        journal_days = 30
 
         [placement]
         # allocation_heal runs `nova-manage placement audit` / `heal_allocations` by Docker exec

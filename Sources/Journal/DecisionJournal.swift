@@ -73,8 +73,8 @@ public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, Persi
 public final class DecisionJournal: Sendable {
     private let db: DatabaseQueue
     public let path: String
-    /// Decisions older than this are deleted when the journal opens.
-    public static let retention: TimeInterval = 30 * 86_400
+    // Retention: the engine's JournalPruner calls prune(olderThan:) at start and hourly
+    // (`[engine] journal_days`); opening the journal (the CLI does) deletes nothing.
 
     /// A journal that lives in memory only, for tests of the policy.
     public static func inMemory() throws -> DecisionJournal { try DecisionJournal(path: nil) }
@@ -138,14 +138,22 @@ public final class DecisionJournal: Sendable {
             }
         }
         try migrator.migrate(db)
-        let cutoff = Date().addingTimeInterval(-Self.retention)
-        _ = try db.write { db in try JournalEntry.filter(Column("time") < cutoff).deleteAll(db) }
+    }
+
+    /// Deletes the decisions from before `cutoff`; returns how many.
+    @discardableResult
+    public func prune(olderThan cutoff: Date) async throws -> Int {
+        try await db.write { db in try JournalEntry.filter(Column("time") < cutoff).deleteAll(db) }
+    }
+
+    /// How many decisions the journal holds.
+    public func count() async throws -> Int {
+        try await db.read { db in try JournalEntry.fetchCount(db) }
     }
 
     public func record(_ entry: JournalEntry) async throws {
         try await db.write { db in
-            var row = entry
-            try row.insert(db)
+            try entry.insert(db)
         }
     }
 

@@ -97,6 +97,9 @@ struct EngineCommand: AsyncParsableCommand {
             // The endpoint ends with the engine, never the other way round.
             services.append(.init(service: endpoint, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
+        if let journal {
+            services.append(.init(service: JournalPruner(journal: journal, keepDays: config.engine.journalDays, logger: queueLogger)))
+        }
         services += [.init(service: follower), .init(service: requeue), .init(service: engine)]
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: queueLogger))
