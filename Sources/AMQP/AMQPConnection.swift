@@ -200,15 +200,19 @@ final class AMQPConnection {
         var messageID: String?
         /// Its offset, for a message from a stream queue.
         var streamOffset: Int64?
+        /// The body, or its first `maximumBody` bytes when it was longer (see `bodyBytes`).
         var body: [UInt8]
+        /// The whole body's length as the broker sent it.
+        var bodyBytes: Int
     }
 
     /// Waits up to `timeout` for a delivery; nil on timeout. Services heartbeats meanwhile.
-    func nextDelivery(timeout: Duration) throws(AMQPError) -> RawDelivery? {
+    /// Copies at most `maximumBody` bytes of a body out of the library's buffer.
+    func nextDelivery(timeout: Duration, maximumBody: Int = .max) throws(AMQPError) -> RawDelivery? {
         let h = try live()
         var status = cah_amqp_status()
         var raw = cah_amqp_delivery()
-        let rc = cah_amqp_consume(h, timeout.wholeMilliseconds, &raw, &status)
+        let rc = cah_amqp_consume(h, timeout.wholeMilliseconds, max(maximumBody, 0), &raw, &status)
         switch rc {
         case Int32(CAH_CONSUME_TIMEOUT.rawValue): return nil
         case Int32(CAH_CONSUME_DELIVERY.rawValue):
@@ -221,7 +225,7 @@ final class AMQPConnection {
                 deliveryTag: raw.delivery_tag, redelivered: raw.redelivered != 0, exchange: field(raw.exchange),
                 routingKey: field(raw.routing_key), consumerTag: field(raw.consumer_tag),
                 messageID: id.isEmpty ? nil : id, streamOffset: raw.stream_offset >= 0 ? raw.stream_offset : nil,
-                body: Array(UnsafeBufferPointer(start: raw.body, count: raw.body_len)))
+                body: Array(UnsafeBufferPointer(start: raw.body, count: raw.body_len)), bodyBytes: raw.total_len)
         case Int32(CAH_CONSUME_CANCELLED.rawValue):
             throw AMQPError(.closedByBroker, "\(server): the broker cancelled the consumer (queue deleted?)")
         default:

@@ -13,7 +13,13 @@ public struct AMQPDelivery: Sendable {
     public var exchange: String
     public var routingKey: String
     public var messageID: String?
+    /// The body, or only its first ``AMQPConsumer/maximumBodySize`` bytes when the message
+    /// was longer: such a message is refused whole, so the rest is never copied.
     public var body: [UInt8]
+    /// The whole body's length as the broker sent it.
+    public var bodyBytes: Int
+    /// True when ``body`` holds only the head of a longer message.
+    public var isTruncated: Bool { bodyBytes > body.count }
     /// When this process received it.
     public var receivedAt: ContinuousClock.Instant
     /// Which connection it came on: an ack for an older connection is void (the broker
@@ -49,11 +55,19 @@ public final class AMQPConsumer: Sendable {
     private let topology: AMQPTopology
     private let queues: [String]
     private let prefetch: UInt16
+    /// Bytes of a body copied out of the connection's buffer (see ``AMQPDelivery/body``).
+    public let maximumBodySize: Int
     private let logger: Logger
     private let shared = Mutex(Shared())
 
     /// Starts consuming `queues` (declared by `topology`) with at most `prefetch` unacked messages.
-    public init(settings: AMQPSettings, topology: AMQPTopology, queues: [String], prefetch: UInt16, logger: Logger) {
+    /// - Parameter maximumBodySize: bytes of a body copied out of the broker connection's
+    ///   buffer; a longer message arrives with only its head (``AMQPDelivery/isTruncated``).
+    public init(
+        settings: AMQPSettings, topology: AMQPTopology, queues: [String], prefetch: UInt16, maximumBodySize: Int = .max,
+        logger: Logger
+    ) {
+        self.maximumBodySize = maximumBodySize
         (deliveries, continuation) = AsyncStream.makeStream(of: AMQPDelivery.self)
         self.settings = settings
         self.topology = topology
@@ -207,7 +221,9 @@ public final class AMQPConsumer: Sendable {
                 // Poll quickly while handlers may be about to ack; otherwise wait longer.
                 let wait: Duration =
                     outstanding == 0 ? .milliseconds(250) : (outstanding >= Int(prefetch) ? .milliseconds(1) : .milliseconds(10))
-                if let raw = try connection!.nextDelivery(timeout: streamFinished ? .milliseconds(10) : wait) {
+                if let raw = try connection!.nextDelivery(
+                    timeout: streamFinished ? .milliseconds(10) : wait, maximumBody: maximumBodySize)
+                {
                     // After stopDeliveries the message stays unacked; closing the connection requeues it.
                     guard !streamFinished else { continue }
                     outstanding += 1
@@ -215,7 +231,8 @@ public final class AMQPConsumer: Sendable {
                     continuation.yield(
                         AMQPDelivery(
                             queue: queue, deliveryTag: raw.deliveryTag, redelivered: raw.redelivered, exchange: raw.exchange,
-                            routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, receivedAt: .now,
+                            routingKey: raw.routingKey, messageID: raw.messageID, body: raw.body, bodyBytes: raw.bodyBytes,
+                            receivedAt: .now,
                             generation: generation))
                 }
             } catch {

@@ -167,7 +167,7 @@ public enum LogSetup {
                 problem = "cannot create log directory \(directory): \(error.localizedDescription); logging to standard output only"
             }
         }
-        let files = LogFiles(directory: problem == nil ? directory : nil)
+        let files = LogFiles(directory: problem == nil ? directory : nil, console: console, format: format)
         LoggingSystem.bootstrap { label in
             var outputs = [console]
             if let file = files.file(forArea: label) { outputs.append(file) }
@@ -196,24 +196,59 @@ public enum LogSetup {
 }
 
 /// One open ``LogFile`` per area, shared by every logger of that area.
+///
+/// A file that cannot be opened (or reopened after rotation) is an ERROR on the console, once
+/// until it opens again: that area's lines then go to standard output only, never to silence.
 final class LogFiles: Sendable {
     private let directory: String?
-    private let files = Mutex<[String: LogFile]>([:])
+    private let console: LogFile
+    private let format: AreaLogHandler.Format
+    private let files = Mutex<(open: [String: LogFile], failed: Set<String>)>(([:], []))
 
-    init(directory: String?) { self.directory = directory }
+    init(directory: String?, console: LogFile, format: AreaLogHandler.Format) {
+        self.directory = directory
+        self.console = console
+        self.format = format
+    }
 
     func reopenAll() {
-        for file in files.withLock({ Array($0.values) }) { file.reopen() }
+        for file in files.withLock({ Array($0.open.values) }) {
+            if let error = file.reopen() { report(error, then: "lines go on to the file as it was before the rotation") }
+        }
     }
 
     func file(forArea label: String) -> LogFile? {
         guard let directory else { return nil }
         let name = label.replacingOccurrences(of: ".", with: "-") + ".log"
-        return files.withLock { files in
-            if let open = files[name] { return open }
-            guard let file = LogFile(path: (directory as NSString).appendingPathComponent(name)) else { return nil }
-            files[name] = file
-            return file
+        let path = (directory as NSString).appendingPathComponent(name)
+        let opened = files.withLock { files -> Result<LogFile, LogFile.OpenError>? in
+            if let open = files.open[name] { return .success(open) }
+            do throws(LogFile.OpenError) {
+                let file = try LogFile(path: path)
+                files.open[name] = file
+                files.failed.remove(name)
+                return .success(file)
+            } catch {
+                // Reported once; a later logger of the area tries again.
+                return files.failed.insert(name).inserted ? .failure(error) : nil
+            }
         }
+        switch opened {
+        case .success(let file): return file
+        case .failure(let error):
+            report(error, then: "this area logs to standard output only")
+            return nil
+        case nil: return nil
+        }
+    }
+
+    /// An ERROR line on the console, formatted like every other line.
+    private func report(_ error: LogFile.OpenError, then consequence: String) {
+        let console = self.console, format = self.format
+        let logger = Logger(label: "logging") { label in
+            AreaLogHandler(label: label, level: .error, outputs: [console], format: format)
+        }
+        logger.error(
+            "cannot open log file; \(consequence)", metadata: ["file": "\(error.path)", "error": "\(error.reason)"])
     }
 }

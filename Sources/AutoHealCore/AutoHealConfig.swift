@@ -673,6 +673,14 @@ public struct AutoHealConfig: Sendable {
             guard case .tcp(let host, let port)? = DockerHostAddress(parsing: text, defaultPort: 0), port > 0 else {
                 throw r.error("metrics", r.rawEntry("metrics", key)!, "expected host:port (or empty to turn it off), got \"\(text)\"")
             }
+            // The endpoint binds an address: a host name is refused here rather than found
+            // unbindable after start (no resolver is consulted at startup); localhost is 127.0.0.1.
+            if host == "localhost" { return BrokerAddress(host: "127.0.0.1", port: port) }
+            guard IPAddressText.isLiteral(host) else {
+                throw r.error(
+                    "metrics", r.rawEntry("metrics", key)!,
+                    "expected an IP address to listen on (such as 127.0.0.1:\(port) or [::1]:\(port)), got the host name \"\(host)\"")
+            }
             return BrokerAddress(host: host, port: port)
         }
         let metrics = Metrics(

@@ -17,28 +17,40 @@ public final class LogFile: Sendable {
     private let fd: Mutex<Int32>
     private let reopenable: Bool
 
-    /// Opens (creating if needed) the file for appending; nil if it cannot be opened.
-    public init?(path: String) {
-        guard let fd = Self.open(path) else { return nil }
+    /// A log file that could not be opened: its path and the system's reason.
+    public struct OpenError: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "cannot open log file \(path): \(reason)" }
+    }
+
+    /// Opens (creating if needed) the file for appending.
+    public init(path: String) throws(OpenError) {
         self.path = path
-        self.fd = Mutex(fd)
+        self.fd = Mutex(try Self.open(path))
         reopenable = true
     }
 
-    private static func open(_ path: String) -> Int32? {
+    private static func open(_ path: String) throws(OpenError) -> Int32 {
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        return fd >= 0 ? fd : nil
+        guard fd >= 0 else { throw OpenError(path: path, reason: String(cString: strerror(errno))) }
+        return fd
     }
 
     /// Opens the path again (after logrotate moved the file away) and closes the old
-    /// descriptor; lines written meanwhile go to one or the other, whole.
-    public func reopen() {
-        guard reopenable, let fresh = Self.open(path) else { return }
+    /// descriptor; lines written meanwhile go to one or the other, whole. When the path cannot
+    /// be opened the old descriptor is kept (lines go to the moved file) and the error returned.
+    @discardableResult
+    public func reopen() -> OpenError? {
+        guard reopenable else { return nil }
+        let fresh: Int32
+        do { fresh = try Self.open(path) } catch { return error }
         let old = fd.withLock { fd -> Int32 in
             defer { fd = fresh }
             return fd
         }
         close(old)
+        return nil
     }
 
     /// A descriptor that is already open, such as standard output (1). Never closed.

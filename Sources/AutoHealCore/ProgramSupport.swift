@@ -24,7 +24,7 @@ public enum ProgramSupport {
             directory: fileLogging ? config.logging.directory : nil, level: config.logging.level, format: config.logging.format)
         if fileLogging { LogSetup.reopenOnHangup() }
         let logger = Logger(label: area)
-        if let problem { logger.warning("\(problem)") }
+        if let problem { logger.error("\(problem)") }
         for warning in config.warnings { logger.warning("config: \(warning)") }
         return logger
     }

@@ -357,8 +357,8 @@ int cah_amqp_next_publisher_event(amqp_connection_state_t conn, int timeout_ms,
     }
 }
 
-int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, cah_amqp_delivery *out,
-                     cah_amqp_status *st) {
+int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, size_t max_body,
+                     cah_amqp_delivery *out, cah_amqp_status *st) {
     amqp_envelope_t env;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     memset(out, 0, sizeof *out);
@@ -375,7 +375,8 @@ int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, cah_amqp_deli
         if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
             copy_bytes(out->message_id, sizeof out->message_id, env.message.properties.message_id);
         out->stream_offset = integer_header(&env.message.properties, "x-stream-offset");
-        out->body_len = env.message.body.len;
+        out->total_len = env.message.body.len;
+        out->body_len = out->total_len < max_body ? out->total_len : max_body;
         out->body = malloc(out->body_len ? out->body_len : 1);
         if (!out->body) {
             amqp_destroy_envelope(&env);

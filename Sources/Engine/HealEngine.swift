@@ -55,7 +55,7 @@ public struct HealEngine: Service {
     public func run() async throws {
         let consumer = AMQPConsumer(
             settings: settings, topology: topology, queues: Scope.allCases.map(Topology.queue(for:)),
-            prefetch: UInt16(clamping: concurrency), logger: logger)
+            prefetch: UInt16(clamping: concurrency), maximumBodySize: Envelope.maximumBodySize, logger: logger)
         let deadLetters = sharedPublisher ?? HealRequestPublisher(settings: settings, topology: topology, logger: logger)
         health?.loopStarted("engine", brokerConnected: { consumer.isConnected })
         defer { health?.loopEnded("engine") }
@@ -90,6 +90,16 @@ public struct HealEngine: Service {
         guard let scope = Topology.scope(ofQueue: delivery.queue) else {
             logger.error("message from an unknown queue; rejected", metadata: log)
             consumer.reject(delivery, requeue: false)
+            return
+        }
+        if delivery.isTruncated {
+            // Over the limit: only the head was copied, and only a head goes to the dead letters.
+            let reason =
+                "\(EnvelopeError.tooLarge(bytes: delivery.bodyBytes).description); the dead-lettered copy keeps its first "
+                + "\(Self.oversizedHead) bytes"
+            await refuse(
+                delivery, reason: reason, body: Array(delivery.body.prefix(Self.oversizedHead)), consumer: consumer,
+                deadLetters: deadLetters, log: log)
             return
         }
         let request: Envelope
@@ -140,14 +150,18 @@ public struct HealEngine: Service {
 
     /// Moves a message the engine will not act on to the dead-letter queue with the reason,
     /// and acks it once the broker confirmed the copy (requeues it if it could not).
+    /// Bytes of an oversized message kept in its dead-lettered copy: enough to see what it was.
+    static let oversizedHead = 4096
+
     private func refuse(
-        _ delivery: AMQPDelivery, reason: String, consumer: AMQPConsumer, deadLetters: HealRequestPublisher, log: Logger.Metadata
+        _ delivery: AMQPDelivery, reason: String, body: [UInt8]? = nil, consumer: AMQPConsumer, deadLetters: HealRequestPublisher,
+        log: Logger.Metadata
     ) async {
         var log = log
         log["reason"] = "\(reason)"
-        log["bytes"] = "\(delivery.body.count)"
+        log["bytes"] = "\(delivery.bodyBytes)"
         do {
-            try await deadLetters.deadLetter(body: delivery.body, reason: reason, messageID: delivery.messageID)
+            try await deadLetters.deadLetter(body: body ?? delivery.body, reason: reason, messageID: delivery.messageID)
             consumer.ack(delivery)
             HealMetrics.deadLettered(queue: delivery.queue)
             logger.warning("refused message moved to the dead-letter queue \(Topology.deadLetterQueue)", metadata: log)

@@ -82,6 +82,9 @@ struct ConfigTests {
         ("[policy]\nmax_attempts = 0\n", 2, "policy", "max_attempts", "0"),
         // The webhook URL is the one value not echoed (it carries a token).
         ("[notify]\nwebhook_url = hooks.example/abc\n", 2, "notify", "webhook_url", "http:// or https://"),
+        // A listen address is bound, never resolved: a host name is refused when the config is read.
+        ("[metrics]\nengine_listen = metrics.internal:9464\n", 2, "metrics", "engine_listen", "host name \"metrics.internal\""),
+        ("[metrics]\nmonitor_listen = 300.1.1.1:9465\n", 2, "metrics", "monitor_listen", "300.1.1.1"),
     ])
     func badValueNamesFileLineSectionAndKey(text: String, line: Int, section: String, key: String, value: String) {
         #expect {
@@ -156,6 +159,15 @@ struct ConfigTests {
         // The second run reads the template without complaint.
         let config = try AutoHealConfig.load(path: path)
         #expect(config.warnings.isEmpty)
+    }
+
+    @Test func listenAddressesAreIPAddressesOrLocalhost() throws {
+        let config = try AutoHealConfig.parse(
+            "[metrics]\nengine_listen = localhost:9464\nmonitor_listen = [::1]:9465\n", path: "auto_heal.conf")
+        #expect(config.metrics.engineListen?.description == "127.0.0.1:9464")
+        #expect(config.metrics.monitorListen?.description == "[::1]:9465")
+        let off = try AutoHealConfig.parse("[metrics]\nengine_listen =\nmonitor_listen = off\n", path: "auto_heal.conf")
+        #expect(off.metrics.engineListen == nil && off.metrics.monitorListen == nil)
     }
 
     @Test func templateIsTheSampleConfigInTheRepository() throws {

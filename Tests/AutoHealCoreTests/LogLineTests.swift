@@ -9,7 +9,7 @@ struct LogLineTests {
     @Test func lineIsKeyValueWithTheActionFieldsFirst() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-log-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let file = try #require(LogFile(path: path))
+        let file = try LogFile(path: path)
         let handler = AreaLogHandler(label: "engine.control", level: .info, outputs: [file])
         var logger = Logger(label: "engine.control", factory: { _ in handler })
         logger[metadataKey: "request"] = "r1"
@@ -30,6 +30,32 @@ struct LogLineTests {
             ))
     }
 
+    /// Issue 15: a log file that cannot be opened is an ERROR on standard output, once, and the
+    /// area goes on logging there; when it can be opened again it is used.
+    @Test func aLogFileThatCannotBeOpenedIsAnErrorOnTheConsole() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-logs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A directory where engine.log should be: open(2) fails with EISDIR, even for root.
+        try FileManager.default.createDirectory(atPath: directory + "/engine.log", withIntermediateDirectories: true)
+        let consolePath = directory + "/console.out"
+        let console = try LogFile(path: consolePath)
+        for format in AreaLogHandler.Format.allCases {
+            let files = LogFiles(directory: directory, console: console, format: format)
+            #expect(files.file(forArea: "engine") == nil)
+            #expect(files.file(forArea: "engine") == nil)
+            #expect(files.file(forArea: "monitor") != nil, "another area still gets its file")
+        }
+        let lines = try String(contentsOfFile: consolePath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2, "one error per failing file and format, not one per logger: \(lines)")
+        #expect(lines[0].contains(" ERROR logging cannot open log file; this area logs to standard output only"))
+        #expect(lines[0].contains("file=\(directory)/engine.log") && lines[0].contains("error=\"Is a directory\""))
+        #expect(lines[1].contains(#""level":"error""#) && lines[1].contains(#""error":"Is a directory""#))
+        // Fixed: the next logger of the area gets the file.
+        try FileManager.default.removeItem(atPath: directory + "/engine.log")
+        let files = LogFiles(directory: directory, console: console, format: .text)
+        #expect(files.file(forArea: "engine") != nil)
+    }
+
     @Test func jsonLinesEscapeEverythingAndKeepTheirFourFields() throws {
         let line = AreaLogHandler.json(
             time: "2026-11-30T12:00:00.000Z", level: "notice", area: "engine.control", message: "revived \"it\"\n",
@@ -46,7 +72,7 @@ struct LogLineTests {
     @Test func controlCharactersAreEscapedAndLongValuesCut() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-log-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let file = try #require(LogFile(path: path))
+        let file = try LogFile(path: path)
         let handler = AreaLogHandler(label: "engine.control", level: .info, outputs: [file])
         let logger = Logger(label: "engine.control", factory: { _ in handler })
         let forged = "ok\r2026-11-30T00:00:00.000Z ERROR engine.control forged\nline \u{1b}[31mred\u{7f}\u{85}\u{2028}"

@@ -113,7 +113,8 @@ typedef struct {
     char message_id[256];
     int64_t stream_offset;  // the `x-stream-offset` header of a stream message, or -1
     uint8_t *body;      // malloc'd; release with cah_amqp_delivery_free
-    size_t body_len;
+    size_t body_len;    // bytes in `body`: at most the max_body asked for
+    size_t total_len;   // the message's whole body as the broker sent it
 } cah_amqp_delivery;
 
 typedef enum {
@@ -124,8 +125,10 @@ typedef enum {
 } cah_consume_result;
 
 /// Waits up to timeout_ms for a delivery; also services heartbeats.
-int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, cah_amqp_delivery *out,
-                     cah_amqp_status *status);
+/// Copies at most max_body bytes of the body (total_len says how long it was): a message
+/// over the limit is refused whole, so only its head needs to leave the library's buffer.
+int cah_amqp_consume(amqp_connection_state_t conn, int timeout_ms, size_t max_body,
+                     cah_amqp_delivery *out, cah_amqp_status *status);
 void cah_amqp_delivery_free(cah_amqp_delivery *delivery);
 
 int cah_amqp_ack(amqp_connection_state_t conn, uint16_t channel, uint64_t delivery_tag,
