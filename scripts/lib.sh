@@ -67,7 +67,8 @@ start_rabbitmq() {
   fi
   # The management plugin gives the tests a fast HTTP API for vhosts and queue depths.
   rabbitmq-plugins -q enable --offline rabbitmq_management >/dev/null
-  if ! pgrep -f 'beam.*rabbit' >/dev/null; then
+  # The default node, not the cluster nodes of scripts/rabbit-cluster.sh (marked -autoheal_cluster).
+  if ! pgrep -f 'beam.*-s rabbit boot' | xargs -r -I{} sh -c 'grep -qa autoheal_cluster /proc/{}/cmdline || echo {}' | grep -q .; then
     say "starting rabbitmq-server"
     setsid nohup /usr/sbin/rabbitmq-server >"$SERVICE_LOG_DIR/rabbitmq-server.log" 2>&1 < /dev/null &
     RABBITMQ_PID=$!

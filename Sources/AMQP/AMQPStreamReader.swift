@@ -87,15 +87,32 @@ public final class AMQPStreamReader: Sendable {
 
     /// Reads a stream from its first message up to the marker this call appends, on a
     /// connection of its own, and returns every message before the marker. Blocks the calling
-    /// thread (meant for the CLI and tests): at most `timeout`.
+    /// thread (meant for the CLI and tests): at most `timeout`. Tries the brokers in turn: a
+    /// cluster node that is down, paused in a minority or without a replica of the stream yet
+    /// (after it rejoined) is passed over.
     public static func readToEnd(
         settings: AMQPSettings, topology: AMQPTopology, queue: String, marker: @Sendable (String) -> [UInt8],
         timeout: Duration = .seconds(15)
     ) throws(AMQPError) -> [(offset: Int64, body: [UInt8])] {
         let deadline = ContinuousClock.now + timeout
+        var lastError = AMQPError(.timedOut, "\(queue): did not read to the end of the stream within \(timeout)")
+        for server in settings.servers where ContinuousClock.now < deadline {
+            do {
+                return try readToEnd(
+                    settings: settings, server: server, topology: topology, queue: queue, marker: marker, deadline: deadline)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    private static func readToEnd(
+        settings: AMQPSettings, server: AMQPServer, topology: AMQPTopology, queue: String, marker: @Sendable (String) -> [UInt8],
+        deadline: ContinuousClock.Instant
+    ) throws(AMQPError) -> [(offset: Int64, body: [UInt8])] {
         var cursor = StreamCursor()
-        let connection = try cursor.open(
-            settings: settings, server: settings.servers[0], topology: topology, queue: queue, marker: marker)
+        let connection = try cursor.open(settings: settings, server: server, topology: topology, queue: queue, marker: marker)
         defer { connection.close() }
         var messages: [(offset: Int64, body: [UInt8])] = []
         while ContinuousClock.now < deadline {
@@ -107,7 +124,7 @@ public final class AMQPStreamReader: Sendable {
             case nil: continue
             }
         }
-        throw AMQPError(.timedOut, "\(queue): did not read to the end of the stream within \(timeout)")
+        throw AMQPError(.timedOut, "\(queue): did not read to the end of the stream on \(server) in time")
     }
 }
 

@@ -119,6 +119,14 @@ public struct HealEngine: Service {
         log["request"] = "\(request.id)"
         if let target = request.target { log["target"] = "\(target)" }
         HealMetrics.consumed(request.payload, scope: request.scope)
+        if let journal, (try? await journal.wasHandled(id: request.id)) == true {
+            // Handled to the end before: its ack was lost (a broker node went away, or this
+            // engine was killed between the journal and the ack), or the publisher sent it
+            // again after a lost confirm. Acked without acting again.
+            consumer.ack(delivery)
+            logger.notice("request already handled (journal); acked without running again", metadata: log)
+            return
+        }
         switch await ledger.admit(request, receivedAt: delivery.receivedAt) {
         case .run: break
         case .superseded:
@@ -135,14 +143,22 @@ public struct HealEngine: Service {
         let started = clock.now
         let outcome = await handlers.handler(for: request.payload).handle(request)
         await ledger.markHandled(request)
-        consumer.ack(delivery)
-        HealMetrics.handled(request.payload, duration: clock.now - started)
         if let journal {
             let elapsed = clock.now - started
-            try? await journal.recordRun(
-                payload: request.payload.rawValue, scope: request.scope.rawValue, outcome: outcome.description,
-                duration: elapsed.timeInterval)
+            do {
+                try await journal.recordHandled(
+                    id: request.id, payload: request.payload.rawValue, scope: request.scope.rawValue,
+                    target: request.target?.description, redelivered: delivery.redelivered, outcome: outcome.description,
+                    duration: elapsed.timeInterval)
+                try await journal.recordRun(
+                    payload: request.payload.rawValue, scope: request.scope.rawValue, outcome: outcome.description,
+                    duration: elapsed.timeInterval)
+            } catch {
+                logger.warning("cannot record the handled request in the journal", metadata: log.merging(["error": "\(error)"]) { $1 })
+            }
         }
+        consumer.ack(delivery)
+        HealMetrics.handled(request.payload, duration: clock.now - started)
         log["duration"] = "\((clock.now - started).logDescription)"
         log["outcome"] = "\(outcome)"
         logger.info("request handled and acked", metadata: log)

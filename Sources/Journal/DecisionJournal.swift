@@ -137,13 +137,62 @@ public final class DecisionJournal: Sendable {
                 t.add(column: "basis", .integer).notNull().defaults(to: -1)
             }
         }
+        migrator.registerMigration("v4-requests") { db in
+            // Every request the engine handled to the end, by id: a redelivered request (its
+            // ack lost with a broker node) is recognised even after the engine restarted.
+            try db.create(table: "request") { t in
+                t.column("id", .text).notNull().indexed()
+                t.column("time", .datetime).notNull().indexed()
+                t.column("payload", .text).notNull()
+                t.column("scope", .text).notNull()
+                t.column("target", .text)
+                t.column("redelivered", .boolean).notNull()
+                t.column("outcome", .text).notNull()
+                t.column("duration", .double).notNull()
+            }
+        }
         try migrator.migrate(db)
     }
 
-    /// Deletes the decisions from before `cutoff`; returns how many.
+    /// Deletes the decisions and handled requests from before `cutoff`; returns how many.
     @discardableResult
     public func prune(olderThan cutoff: Date) async throws -> Int {
-        try await db.write { db in try JournalEntry.filter(Column("time") < cutoff).deleteAll(db) }
+        try await db.write { db in
+            let decisions = try JournalEntry.filter(Column("time") < cutoff).deleteAll(db)
+            try db.execute(sql: "DELETE FROM request WHERE time < ?", arguments: [cutoff])
+            return decisions + db.changesCount
+        }
+    }
+
+    /// Records that a request was handled to the end (before it is acked).
+    public func recordHandled(
+        id: String, payload: String, scope: String, target: String?, redelivered: Bool, outcome: String, duration: Double,
+        time: Date = Date()
+    ) async throws {
+        try await db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO request (id, time, payload, scope, target, redelivered, outcome, duration)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id, time, payload, scope, target, redelivered, outcome, duration])
+        }
+    }
+
+    /// Whether a request with this id was handled to the end.
+    public func wasHandled(id: String) async throws -> Bool {
+        try await db.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM request WHERE id = ?)", arguments: [id]) ?? false
+        }
+    }
+
+    /// How many times each request id was handled (each should be once).
+    public func handledRequests() throws -> [String: Int] {
+        try db.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, COUNT(*) AS n FROM request GROUP BY id") { counts[row["id"]] = row["n"] }
+            return counts
+        }
     }
 
     /// How many decisions the journal holds.
