@@ -32,17 +32,19 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // Core: config, payloads, envelope, decisions, logging. No C, no I/O clients.
+        // The one lock every shared value is kept under (pthread: ThreadSanitizer sees it).
+        .target(name: "Locking"),
         .target(
             name: "AutoHealCore",
             dependencies: [
-                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+                "Locking", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
 
         // Clients: one thin Swift wrapper per C library, and the Docker API on top of HTTP.
         .target(
             name: "AMQP",
             dependencies: ["CAMQPShim", "AutoHealCore", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "HTTP", dependencies: ["CCurlShim"]),
+        .target(name: "HTTP", dependencies: ["CCurlShim", "Locking"]),
         .target(
             name: "DockerAPI",
             dependencies: ["HTTP", "AutoHealCore", .product(name: "CoreMetrics", package: "swift-metrics")]),

@@ -1,7 +1,6 @@
 import AutoHealCore
 import Foundation
 import Logging
-import Synchronization
 
 /// A message received from a queue, to be acked or rejected once handled.
 public struct AMQPDelivery: Sendable {
@@ -58,7 +57,7 @@ public final class AMQPConsumer: Sendable {
     /// Bytes of a body copied out of the connection's buffer (see ``AMQPDelivery/body``).
     public let maximumBodySize: Int
     private let logger: Logger
-    private let shared = Mutex(Shared())
+    private let shared = Locked(Shared())
 
     /// Starts consuming `queues` (declared by `topology`) with at most `prefetch` unacked messages.
     /// - Parameter maximumBodySize: bytes of a body copied out of the broker connection's

@@ -1,7 +1,6 @@
 import AutoHealCore
 import Foundation
 import Logging
-import Synchronization
 
 /// Publishes persistent messages with publisher confirms, on its own thread and connection.
 ///
@@ -35,8 +34,8 @@ public final class AMQPPublisher: @unchecked Sendable {
     private var inProgress: UInt64? = nil
     private var dropped = 0
     private let maxBacklog: Int
-    private let connected = Mutex(false)
-    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let connected = Locked(false)
+    private let finished = Locked<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     public init(settings: AMQPSettings, topology: AMQPTopology, maxBacklog: Int = 1000, logger: Logger) {
         self.maxBacklog = max(maxBacklog, 1)

@@ -1,7 +1,6 @@
 import AutoHealCore
 import Foundation
 import Logging
-import Synchronization
 
 /// Follows a RabbitMQ stream queue from its first message, on its own thread and
 /// connection: every message in the broker's order, each handed out once per process (after
@@ -22,8 +21,8 @@ public final class AMQPStreamReader: Sendable {
 
     public let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
-    private let stopping = Mutex(false)
-    private let connected = Mutex(false)
+    private let stopping = Locked(false)
+    private let connected = Locked(false)
 
     /// Starts following `queue` (declared by `topology`, which must declare it as a stream).
     public init(

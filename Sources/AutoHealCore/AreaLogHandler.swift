@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Foundation
 import Logging
 
@@ -177,7 +177,7 @@ public enum LogSetup {
         return problem
     }
 
-    private static let openFiles = Mutex<LogFiles?>(nil)
+    private static let openFiles = Locked<LogFiles?>(nil)
 
     /// Reopens every log file (logrotate's `postrotate` sends SIGHUP for this).
     public static func reopenFiles() { openFiles.withLock { $0 }?.reopenAll() }
@@ -203,7 +203,7 @@ final class LogFiles: Sendable {
     private let directory: String?
     private let console: LogFile
     private let format: AreaLogHandler.Format
-    private let files = Mutex<(open: [String: LogFile], failed: Set<String>)>(([:], []))
+    private let files = Locked<(open: [String: LogFile], failed: Set<String>)>(([:], []))
 
     init(directory: String?, console: LogFile, format: AreaLogHandler.Format) {
         self.directory = directory

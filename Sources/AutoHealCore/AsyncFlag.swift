@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A flag tasks wait for: once set, every waiter goes on, and later waits return at once.
 /// For "the shared state has been read", "the consumer thread has finished" and the like.
@@ -9,7 +9,7 @@ public final class AsyncFlag: Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -1,3 +1,4 @@
+import Locking
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -5,7 +6,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// An append-only log file that several threads write whole lines to.
 ///
@@ -14,7 +14,7 @@ import Synchronization
 /// logrotate move the file away and have a new one made. Files are created mode 0640.
 public final class LogFile: Sendable {
     public let path: String
-    private let fd: Mutex<Int32>
+    private let fd: Locked<Int32>
     private let reopenable: Bool
 
     /// A log file that could not be opened: its path and the system's reason.
@@ -27,7 +27,7 @@ public final class LogFile: Sendable {
     /// Opens (creating if needed) the file for appending.
     public init(path: String) throws(OpenError) {
         self.path = path
-        self.fd = Mutex(try Self.open(path))
+        self.fd = Locked(try Self.open(path))
         reopenable = true
     }
 
@@ -56,7 +56,7 @@ public final class LogFile: Sendable {
     /// A descriptor that is already open, such as standard output (1). Never closed.
     init(descriptor: Int32, name: String) {
         self.path = name
-        self.fd = Mutex(descriptor)
+        self.fd = Locked(descriptor)
         reopenable = false
     }
 

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// What `/healthz` reports about the long-running loops of one daemon: each loop says when
 /// it starts and ends, with a probe of the broker connection it depends on.
@@ -11,7 +11,7 @@ public final class ServiceHealth: Sendable {
         var brokerConnected: @Sendable () -> Bool
     }
 
-    private let loops = Mutex<[String: Loop]>([:])
+    private let loops = Locked<[String: Loop]>([:])
 
     public init() {}
 

@@ -2,7 +2,6 @@ import AutoHealCore
 import CoreMetrics
 import Foundation
 import HTTP
-import Synchronization
 
 /// Typed calls to one host's Docker Engine API, over TCP or a unix socket.
 ///
@@ -23,9 +22,9 @@ public final class DockerClient: Sendable {
     private let inFlight: RequestLimiter
     private let reachability: Gauge
     /// When the last request to this host found it unreachable or silent, and how.
-    private let lastTransportFailure = Mutex<(at: ContinuousClock.Instant, failure: SendFailure)?>(nil)
-    private let negotiatedVersion = Mutex<String?>(nil)
-    private let negotiation = Mutex<Task<Result<String, DockerError>, Never>?>(nil)
+    private let lastTransportFailure = Locked<(at: ContinuousClock.Instant, failure: SendFailure)?>(nil)
+    private let negotiatedVersion = Locked<String?>(nil)
+    private let negotiation = Locked<Task<Result<String, DockerError>, Never>?>(nil)
 
     /// - Parameters:
     ///   - host: the name used in messages (as written in the config).

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// At most `limit` holders at once; the others wait in arrival order. Used to bound the
 /// requests in flight to one Docker host, so a sweep of many containers does not open a
@@ -9,10 +9,10 @@ final class RequestLimiter: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(limit: Int) {
-        state = Mutex(State(available: max(limit, 1)))
+        state = Locked(State(available: max(limit, 1)))
     }
 
     /// Returns once a place is free (taking it).

@@ -4,7 +4,6 @@ import Logging
 import Messaging
 import Policy
 import ServiceLifecycle
-import Synchronization
 
 /// Sends a request again when it is due — a target whose back-off ends, a target left
 /// waiting for its health check or its grace after start — by publishing it to its scope's
@@ -35,7 +34,7 @@ public final class RequeueScheduler: Requeuer, Service {
         var stopping = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let publisher: HealRequestPublisher
     private let logger: Logger
 

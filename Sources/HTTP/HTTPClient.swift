@@ -1,6 +1,6 @@
+import Locking
 import CCurlShim
 import Foundation
-import Synchronization
 
 /// An HTTP client on libcurl's multi interface: every transfer runs on one dedicated
 /// thread, so hundreds of requests in flight cost no cooperative-pool threads and a slow
@@ -96,7 +96,7 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     /// Written once at init, then only passed to libcurl (curl_multi_wakeup is thread-safe).
     private let multi: UnsafeMutableRawPointer
-    private let shared = Mutex(Shared())
+    private let shared = Locked(Shared())
     private let maxConcurrent: Int
 
     init(maxConcurrent: Int) {

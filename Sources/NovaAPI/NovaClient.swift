@@ -1,7 +1,6 @@
 import AutoHealCore
 import Foundation
 import HTTP
-import Synchronization
 
 /// What the healer asks of the Nova API. ``NovaClient`` is the real one; the policy tests use
 /// an in-memory one.
@@ -127,7 +126,7 @@ public final class NovaClient: NovaCompute {
 
     private let settings: AutoHealConfig.Nova
     private let http: HTTPClient
-    private let session = Mutex<Session?>(nil)
+    private let session = Locked<Session?>(nil)
 
     public init(settings: AutoHealConfig.Nova, http: HTTPClient) {
         self.settings = settings

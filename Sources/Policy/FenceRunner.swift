@@ -1,6 +1,5 @@
 import AutoHealCore
 import Foundation
-import Synchronization
 
 /// What running a fence command came to.
 public struct FenceResult: Sendable, Equatable {
@@ -45,7 +44,7 @@ public struct ProcessFenceRunner: FenceRunner {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        let output = Mutex<[UInt8]>([])
+        let output = Locked<[UInt8]>([])
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             output.withLock { if $0.count < 64 * 1024 { $0 += data.prefix(64 * 1024 - $0.count) } }

@@ -1,3 +1,4 @@
+import Locking
 import CEpoll
 import Foundation
 import Synchronization
@@ -29,7 +30,7 @@ final class FleetSimulator: @unchecked Sendable {
     private var thread: Thread?
     /// Requests answered, and when the last one was.
     let answered = Atomic<Int>(0)
-    private let lastAnswer = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastAnswer = Locked<ContinuousClock.Instant?>(nil)
 
     /// - Parameters:
     ///   - unreachableShare, silentShare: fractions of the hosts (the first ones after

@@ -3,7 +3,6 @@ import AutoHealCore
 import DockerAPI
 import Foundation
 import HTTP
-import Synchronization
 
 /// Detection-to-action latency and break-to-healthy time with the real daemons (release
 /// build), the local RabbitMQ and Docker: faults are made through the Docker API, and every
@@ -20,7 +19,7 @@ struct Latency: AsyncParsableCommand {
 
     /// Docker's events for the bench containers, kept in order.
     final class EventLog: Sendable {
-        private let events = Mutex<[DockerEvent]>([])
+        private let events = Locked<[DockerEvent]>([])
         func append(_ e: DockerEvent) { events.withLock { $0.append(e) } }
         /// The first event for `name` after `after` (ns) whose action satisfies `matches`.
         func first(_ name: String, after: Int64, _ matches: (String) -> Bool) -> DockerEvent? {

@@ -1,5 +1,5 @@
+import Locking
 import Logging
-import Synchronization
 
 /// Keeps every log event, for tests that check what a handler said.
 public final class LogCapture: Sendable {
@@ -9,7 +9,7 @@ public final class LogCapture: Sendable {
         public var metadata: [String: String]
     }
 
-    private let events = Mutex<[Event]>([])
+    private let events = Locked<[Event]>([])
 
     public init() {}
 

@@ -2,7 +2,6 @@ import AutoHealCore
 import Foundation
 import NovaAPI
 import Policy
-import Synchronization
 
 /// An in-memory Nova API for fast tests of the host-failure handler: nova-compute services by
 /// host, servers by id. An evacuated server moves to the first other host whose service is
@@ -14,7 +13,7 @@ public final class FakeNova: NovaCompute {
         var calls: [String] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(hosts: [String]) {
         state.withLock { s in
@@ -80,7 +79,7 @@ public final class FakeNova: NovaCompute {
 
 /// A fence that records the commands it was asked to run and answers with `exitCode`.
 public final class RecordingFence: FenceRunner {
-    private let commands = Mutex<[[String]]>([])
+    private let commands = Locked<[[String]]>([])
     private let exitCode: Int32
 
     public init(exitCode: Int32 = 0) { self.exitCode = exitCode }

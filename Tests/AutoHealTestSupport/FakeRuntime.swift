@@ -2,7 +2,6 @@ import AutoHealCore
 import DockerAPI
 import Foundation
 import Policy
-import Synchronization
 
 /// An in-memory container engine for fast tests of the policy and the handlers: containers
 /// with a state that start/unpause/restart change, and exec answered by a script. Every call
@@ -38,7 +37,7 @@ public final class FakeRuntime: ContainerRuntime {
     }
 
     public let host: String
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let script: Script
     /// How long a changing call takes (to see whether two overlap).
     private let actionTime: Duration
@@ -67,7 +66,7 @@ public final class FakeRuntime: ContainerRuntime {
     }
 
     /// Whether ``ping()`` answers (a host that stopped answering).
-    public let reachable = Mutex(true)
+    public let reachable = Locked(true)
 
     public func ping() async throws(DockerError) {
         guard reachable.withLock({ $0 }) else { throw .unreachable(host: host, detail: "fake host cut off") }
@@ -154,7 +153,7 @@ public final class FakeRuntime: ContainerRuntime {
 
 /// Counts things in flight and the most there were at once.
 public final class ConcurrencyMeter: Sendable {
-    private let counts = Mutex((now: 0, most: 0))
+    private let counts = Locked((now: 0, most: 0))
     public init() {}
     public func begin() {
         counts.withLock {
@@ -182,7 +181,7 @@ public struct FakeRuntimes: ContainerRuntimes {
 
 /// Counts requests asked to be looked at again, with when.
 public final class RecordingRequeuer: Requeuer {
-    private let requests = Mutex<[(request: Envelope, at: ContinuousClock.Instant)]>([])
+    private let requests = Locked<[(request: Envelope, at: ContinuousClock.Instant)]>([])
     public init() {}
     public func lookAgain(_ request: Envelope, at: ContinuousClock.Instant) { requests.withLock { $0.append((request, at)) } }
     public var all: [(request: Envelope, at: ContinuousClock.Instant)] { requests.withLock { $0 } }
@@ -190,7 +189,7 @@ public final class RecordingRequeuer: Requeuer {
 
 /// Keeps notifications (synchronously) instead of sending them.
 public final class RecordingNotifier: Notifier {
-    private let texts = Mutex<[String]>([])
+    private let texts = Locked<[String]>([])
     public init() {}
     public func notify(_ text: String) { texts.withLock { $0.append(text) } }
     public var all: [String] { texts.withLock { $0 } }

@@ -5,7 +5,6 @@ import Foundation
 import Journal
 import Logging
 import Messaging
-import Synchronization
 import Testing
 
 /// The delivery guarantees on a real three-node RabbitMQ cluster (scripts/rabbit-cluster.sh)
@@ -66,7 +65,7 @@ struct RabbitClusterTests {
 
     /// How many of a burst the broker confirmed so far.
     final class Confirmed: Sendable {
-        let count = Mutex(0)
+        let count = Locked(0)
         var value: Int { count.withLock { $0 } }
     }
 

@@ -6,7 +6,6 @@ import Foundation
 import HTTP
 import Handlers
 import Messaging
-import Synchronization
 import Testing
 
 /// TLS to the Docker hosts (dockerd --tlsverify) and to RabbitMQ (an AMQPS listener), with
@@ -56,7 +55,7 @@ struct TLSTests {
         try container.kill()
         try await container.waitFor(status: "exited")
         let events = try await watcher.events(containers: [name], actions: ContainerFault.eventActions, since: before)
-        let died = Mutex<DockerEvent?>(nil)
+        let died = Locked<DockerEvent?>(nil)
         let reader = Task {
             for try await item in events {
                 if case .event(let e) = item, e.action == "die" {

@@ -2,12 +2,11 @@ import AutoHealCore
 import AutoHealTestSupport
 import Foundation
 import Policy
-import Synchronization
 import Testing
 
 /// Keeps what an executor leaves on the broker.
 final class RecordingStatePublisher: StatePublisher {
-    private let messages = Mutex<[SharedStateMessage]>([])
+    private let messages = Locked<[SharedStateMessage]>([])
     func publish(_ message: SharedStateMessage) async throws { messages.withLock { $0.append(message) } }
     var all: [SharedStateMessage] { messages.withLock { $0 } }
 }

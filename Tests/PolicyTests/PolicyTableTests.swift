@@ -6,7 +6,6 @@ import Handlers
 import Journal
 import Logging
 import Policy
-import Synchronization
 import Testing
 
 /// Every handler × every guarantee of the policy, against an in-memory runtime: under a
@@ -69,7 +68,7 @@ struct PolicyTableTests {
 
     /// A virsh with one domain paused on an I/O error until it is resumed.
     @Sendable static func virsh() -> (FakeRuntime.Script, refault: @Sendable () -> Void) {
-        let paused = Mutex(true)
+        let paused = Locked(true)
         return (
             { _, command in
                 switch Array(command.dropFirst()) {
@@ -88,7 +87,7 @@ struct PolicyTableTests {
 
     /// A nova-manage with one orphaned allocation until it is deleted, and nothing to heal.
     @Sendable static func novaManage() -> (FakeRuntime.Script, refault: @Sendable () -> Void) {
-        let orphaned = Mutex(true)
+        let orphaned = Locked(true)
         return (
             { _, command in
                 switch Array(command.dropFirst(2)) {
@@ -132,7 +131,7 @@ struct PolicyTableTests {
         let meter = ConcurrencyMeter()
         let testCase: Case
         private let refaults: [@Sendable () -> Void]
-        private let offset = Mutex<Int64>(0)
+        private let offset = Locked<Int64>(0)
 
         init(_ testCase: Case, policy: [String: String] = [:]) throws {
             self.testCase = testCase
