@@ -88,7 +88,9 @@ public enum ConfigTemplate {
         #compute_host_failure = 30
         # Follow each host's Docker events (container die, oom, health_status, pause) and ask for a heal of
         # that one container the moment it happens; the periodic container_auto_heal sweep stays as
-        # the safety net for anything a broken event stream missed.
+        # the safety net for anything a broken event stream missed. Also follows each compute host's
+        # libvirt lifecycle events (virsh event in [libvirt] container) and asks for a wake-up of a
+        # domain the moment it is suspended; the libvirt_suspend_wakeup sweep stays as the safety net.
         watch_events = true
 
         [engine]

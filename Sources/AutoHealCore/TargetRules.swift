@@ -4,7 +4,8 @@ extension AutoHealConfig {
     /// request is a sweep). A targeted request must name a host of its scope as written in
     /// the config and, for `container_auto_heal`, a container of `[containers]` for that scope
     /// by name (Docker IDs and ID prefixes are refused); for `libvirt_suspend_wakeup`, a domain
-    /// as `domain:UUID`. `allocation_heal` takes no target.
+    /// as `domain:UUID`, or `domain:*` for every domain of the host. `allocation_heal` takes no
+    /// target.
     public func refusal(of request: Envelope) -> String? {
         guard let target = request.target else { return nil }
         let scope = request.scope.rawValue
@@ -18,8 +19,8 @@ extension AutoHealConfig {
                     + "([containers] \(scope)); only configured containers, by name, may be acted on (no Docker IDs or ID prefixes)"
             }
         case .libvirtSuspendWakeup:
-            guard let uuid = target.domainUUID, TargetKey.isUUID(uuid) else {
-                return "a libvirt_suspend_wakeup target is domain:UUID, got \"\(Envelope.excerpt(target.container))\""
+            guard let uuid = target.domainUUID, TargetKey.isUUID(uuid) || uuid == "*" else {
+                return "a libvirt_suspend_wakeup target is domain:UUID or domain:*, got \"\(Envelope.excerpt(target.container))\""
             }
         case .allocationHeal, .computeHostFailure:
             return "\(request.payload.rawValue) takes no target"
@@ -36,6 +37,9 @@ extension TargetKey {
 
     /// The target of a libvirt domain on a host.
     public static func domain(_ uuid: String, on host: String) -> TargetKey { TargetKey(host: host, container: "domain:\(uuid)") }
+
+    /// Every domain of one host (`domain:*`): the check after a broken libvirt event stream.
+    public static func allDomains(on host: String) -> TargetKey { TargetKey(host: host, container: "domain:*") }
 
     /// 8-4-4-4-12 hexadecimal digits.
     public static func isUUID<S: StringProtocol>(_ text: S) -> Bool {

@@ -173,14 +173,45 @@ public final class DockerClient: Sendable {
         var query = "filters=" + (filterText.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? filterText)
         if let since { query += "&since=\(since)" }
         let request = try await makeRequest("GET", "/events?" + query, timeout: .zero)
-        let chunks = http.stream(request)
+        return decoded(http.stream(request), with: DockerEventDecoder()) { decoder, chunk in decoder.items(in: chunk) }
+    }
+
+    /// Runs a command that does not end by itself (`virsh event --loop`) in a container and
+    /// hands out its output line by line as it comes. The stream finishes when the command
+    /// exits and throws when the connection breaks; ending the iteration closes it (the
+    /// command then ends with a broken pipe at its next line).
+    public func execLines(_ container: String, command: [String]) async throws(DockerError) -> AsyncThrowingStream<
+        ExecLineDecoder.Line, any Error
+    > {
+        let create = try await send(
+            "POST", "/containers/\(escape(container))/exec",
+            body: json(["Cmd": command, "AttachStdout": true, "AttachStderr": true, "AttachStdin": false, "Tty": false]))
+        switch create.status {
+        case 201: break
+        case 404: throw .noSuchContainer(host: host, container: container)
+        default: throw refusal(create)
+        }
+        struct Created: Decodable { var Id: String }
+        let id = try decode(Created.self, create).Id
+        var request = try await makeRequest("POST", "/exec/\(id)/start", timeout: .zero)
+        request.body = json(["Detach": false, "Tty": false])
+        request.headers.append(("Content-Type", "application/json"))
+        return decoded(http.stream(request), with: ExecLineDecoder()) { decoder, chunk in try decoder.lines(in: chunk) }
+    }
+
+    /// A streamed response turned into items by `decode`, with the transport's errors as
+    /// ``DockerError``s of this host.
+    private func decoded<Decoder: Sendable, Item: Sendable>(
+        _ chunks: AsyncThrowingStream<[UInt8], any Error>, with decoder: Decoder,
+        _ decode: @escaping @Sendable (inout Decoder, [UInt8]) throws -> [Item]
+    ) -> AsyncThrowingStream<Item, any Error> {
         let host = self.host
         return AsyncThrowingStream { continuation in
             let task = Task {
-                var decoder = DockerEventDecoder()
+                var decoder = decoder
                 do {
                     for try await chunk in chunks {
-                        for item in decoder.items(in: chunk) { continuation.yield(item) }
+                        for item in try decode(&decoder, chunk) { continuation.yield(item) }
                     }
                     continuation.finish()
                 } catch let error as HTTPError {
@@ -191,7 +222,7 @@ public final class DockerClient: Sendable {
                     default: continuation.finish(throwing: DockerError.unreachable(host: host, detail: error.description))
                     }
                 } catch {
-                    continuation.finish(throwing: error)
+                    continuation.finish(throwing: DockerError.badResponse(host: host, detail: "\(error)"))
                 }
             }
             continuation.onTermination = { _ in task.cancel() }

@@ -43,3 +43,41 @@ public enum ExecStreamDemultiplexer {
         return (stdout, stderr)
     }
 }
+
+/// The stdout lines of a long-running exec (`virsh event --loop`), decoded as the frames
+/// arrive: a frame or a line split across chunks is kept for the next one. Stderr lines come
+/// out separately; a frame of an unknown stream type is a ``ExecStreamDemultiplexer/Failure``.
+public struct ExecLineDecoder: Sendable {
+    public enum Line: Sendable, Equatable {
+        case stdout(String)
+        case stderr(String)
+    }
+
+    private var pending: [UInt8] = []
+    private var consumed = 0
+    private var stdout = LineSplitter()
+    private var stderr = LineSplitter()
+
+    public init() {}
+
+    public mutating func lines(in chunk: [UInt8]) throws(ExecStreamDemultiplexer.Failure) -> [Line] {
+        pending += chunk
+        var lines: [Line] = []
+        var i = 0
+        while pending.count - i >= 8 {
+            let kind = pending[i]
+            let length = Int(pending[i + 4]) << 24 | Int(pending[i + 5]) << 16 | Int(pending[i + 6]) << 8 | Int(pending[i + 7])
+            guard pending.count - i - 8 >= length else { break }
+            let payload = Array(pending[(i + 8)..<(i + 8 + length)])
+            switch kind {
+            case 0, 1: lines += stdout.lines(in: payload).map { .stdout(String(decoding: $0, as: UTF8.self)) }
+            case 2: lines += stderr.lines(in: payload).map { .stderr(String(decoding: $0, as: UTF8.self)) }
+            default: throw .badStreamType(kind, at: consumed + i)
+            }
+            i += 8 + length
+        }
+        pending.removeSubrange(..<i)
+        consumed += i
+        return lines
+    }
+}

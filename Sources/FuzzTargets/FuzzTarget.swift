@@ -102,9 +102,22 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     static func execStream(_ bytes: [UInt8]) {
+        // The incremental decoder of a long-running exec (virsh event) agrees with the whole-
+        // stream split, whatever the chunking: fed in two parts at a point the input picks.
+        var decoder = ExecLineDecoder()
+        let cut = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
+        let streamed = (try? decoder.lines(in: Array(bytes[..<cut]))).flatMap { first in
+            (try? decoder.lines(in: Array(bytes[cut...]))).map { first + $0 }
+        }
         guard let (stdout, stderr) = try? ExecStreamDemultiplexer.split(bytes) else { return }
         precondition(stdout.count + stderr.count <= bytes.count, "more output than input")
         _ = String(decoding: stdout, as: UTF8.self)
+        if let streamed {
+            let outLines = streamed.compactMap { if case .stdout(let l) = $0 { l } else { nil } }
+            let whole = String(decoding: stdout, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            precondition(
+                outLines.count == whole.count || stdout.count > (1 << 20), "the streamed lines differ from the whole stream's")
+        }
     }
 
     static let libvirtSettings: AutoHealConfig.Libvirt? = {
@@ -119,6 +132,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         if let uuids = LibvirtDomainState.parseUUIDList(text) {
             for uuid in uuids { precondition(TargetKey.isUUID(uuid), "a listed domain is not a UUID") }
+        }
+        for line in text.split(separator: "\n") {
+            if let event = LibvirtEvent(line: String(line)) {
+                precondition(!event.domain.isEmpty && !event.kind.isEmpty, "an event without a domain or kind")
+                _ = event.suspends
+            }
         }
     }
 

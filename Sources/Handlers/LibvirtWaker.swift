@@ -32,7 +32,7 @@ public final class LibvirtWaker: PayloadHandler {
     public func handle(_ request: Envelope) async -> HandlerOutcome {
         var hosts = config.hosts.compute.map(\.name)
         if let target = request.target { hosts = hosts.filter { $0 == target.host } }
-        let only = request.target?.domainUUID
+        let only = request.target?.domainUUID.flatMap { $0 == "*" ? nil : $0 }
         return await withTaskGroup(of: HandlerOutcome.self) { group in
             for host in hosts { group.addTask { await self.wake(host, only: only) } }
             return await group.reduce(HandlerOutcome(), +)

@@ -42,6 +42,11 @@ struct MonitorCommand: AsyncParsableCommand {
             : nil
         if let watcher {
             services.append(.init(service: watcher))
+            // Libvirt lifecycle events of the compute hosts, through the same Docker clients.
+            let libvirt = LibvirtEventWatcher(
+                watches: LibvirtEventWatcher.watches(for: config, docker: DockerHosts(config: config, http: http)),
+                publisher: publisher, commandTimeout: .seconds(config.libvirt.commandTimeoutSeconds), logger: logger)
+            services.append(.init(service: libvirt))
         } else {
             logger.notice("watch_events = false: only the periodic sweeps find faults")
         }

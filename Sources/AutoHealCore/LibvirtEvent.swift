@@ -1,0 +1,39 @@
+import Foundation
+
+/// One line of `virsh event --loop --timestamp`:
+/// `2026-11-30 14:14:51.918+0000: event 'lifecycle' for domain 'instance-0000000a': Suspended Paused`.
+public struct LibvirtEvent: Sendable, Equatable {
+    /// `lifecycle`, `reboot`, `io-error`…
+    public var kind: String
+    /// The domain's name (virsh prints names, not UUIDs).
+    public var domain: String
+    /// For a lifecycle event, the event and its detail: `Suspended Paused`, `PMSuspended Memory`.
+    public var detail: String
+
+    public init(kind: String, domain: String, detail: String) {
+        self.kind = kind
+        self.domain = domain
+        self.detail = detail
+    }
+
+    /// Reads a line; nil for anything else virsh prints (`events received: 3`, blank lines).
+    public init?(line: String) {
+        guard let eventStart = line.range(of: "event '") else { return nil }
+        let rest = line[eventStart.upperBound...]
+        guard let kindEnd = rest.range(of: "' for domain '") else { return nil }
+        let afterName = rest[kindEnd.upperBound...]
+        // A name may hold anything but the separator that follows it; take the last one.
+        guard let nameEnd = afterName.range(of: "':", options: .backwards) else { return nil }
+        kind = String(rest[..<kindEnd.lowerBound])
+        domain = String(afterName[..<nameEnd.lowerBound])
+        detail = afterName[nameEnd.upperBound...].trimmingCharacters(in: .whitespaces)
+        guard !kind.isEmpty, !domain.isEmpty else { return nil }
+    }
+
+    /// A lifecycle event that leaves the domain suspended (paused for any reason, or
+    /// power-suspended): worth a look by `libvirt_suspend_wakeup`, which reads the domain's
+    /// state and reason and decides — a domain a person paused is left alone there.
+    public var suspends: Bool {
+        kind == "lifecycle" && (detail.hasPrefix("Suspended") || detail.hasPrefix("PMSuspended"))
+    }
+}
