@@ -118,38 +118,44 @@ final class AMQPConnection {
         nextPublishTag = 1
     }
 
-    /// Publishes a persistent, mandatory message and waits for the broker's confirm.
-    func publishConfirmed(_ message: AMQPMessage, deadline: ContinuousClock.Instant) throws(AMQPError) {
-        let h = try send(message, mandatory: true)
+    /// What the broker says about published messages on a confirm channel.
+    enum PublisherEvent: Equatable {
+        /// Confirmed: the message with this tag (and, with `multiple`, every earlier one).
+        case ack(tag: UInt64, multiple: Bool)
+        /// Refused, likewise.
+        case nack(tag: UInt64, multiple: Bool)
+        /// A mandatory message no queue took (its ack follows), by its message id.
+        case returned(messageID: String, code: Int)
+    }
+
+    /// Sends a persistent, mandatory message on the confirm channel without waiting; returns
+    /// the delivery tag its confirm will carry. Many may be in flight at once.
+    func publishMandatory(_ message: AMQPMessage) throws(AMQPError) -> UInt64 {
+        try send(message, mandatory: true)
+        defer { nextPublishTag += 1 }
+        return nextPublishTag
+    }
+
+    /// The next confirm or return, waiting at most `timeout` (zero: only what has arrived);
+    /// nil when there is none. Services heartbeats meanwhile.
+    func nextPublisherEvent(timeout: Duration) throws(AMQPError) -> PublisherEvent? {
+        let h = try live()
         var status = cah_amqp_status()
-        let tag = nextPublishTag
-        nextPublishTag += 1
-        var returned = false
-        while true {
-            let left = deadline - .now
-            guard left > .zero else {
-                throw AMQPError(.timedOut, "\(server): no confirm for the message to \(message.exchange)")
-            }
-            var confirmed: UInt64 = 0
-            var multiple: Int32 = 0
-            let event = cah_amqp_next_publisher_event(h, min(left.wholeMilliseconds, 1000), &confirmed, &multiple, &status)
-            switch event {
-            case Int32(CAH_PUB_TIMEOUT.rawValue): continue
-            case Int32(CAH_PUB_RETURN.rawValue): returned = true
-            case Int32(CAH_PUB_ACK.rawValue), Int32(CAH_PUB_NACK.rawValue):
-                guard confirmed == tag || (multiple != 0 && confirmed >= tag) else { continue }
-                if event == Int32(CAH_PUB_NACK.rawValue) {
-                    throw AMQPError(.nacked, "\(server): broker refused the message to \(message.exchange)")
-                }
-                if returned {
-                    throw AMQPError(
-                        .unroutable,
-                        "\(server): no queue bound to exchange \(message.exchange) with routing key \(message.routingKey)")
-                }
-                return
-            default:
-                try check(-1, status)
-            }
+        var tag: UInt64 = 0
+        var multiple: Int32 = 0
+        var returned = [CChar](repeating: 0, count: 256)
+        let event = cah_amqp_next_publisher_event(
+            h, max(timeout.wholeMilliseconds, 0), &tag, &multiple, &returned, returned.count, &status)
+        switch event {
+        case Int32(CAH_PUB_TIMEOUT.rawValue): return nil
+        case Int32(CAH_PUB_ACK.rawValue): return .ack(tag: tag, multiple: multiple != 0)
+        case Int32(CAH_PUB_NACK.rawValue): return .nack(tag: tag, multiple: multiple != 0)
+        case Int32(CAH_PUB_RETURN.rawValue):
+            let id = returned.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            return .returned(messageID: id, code: Int(multiple))
+        default:
+            try check(-1, status)
+            return nil
         }
     }
 

@@ -5,10 +5,15 @@ import Logging
 /// Publishes persistent messages with publisher confirms, on its own thread and connection.
 ///
 /// ``publish(_:timeout:)`` returns only once the broker confirmed the message (basic.ack
-/// for a message that reached a queue). A message the broker nacks, returns as unroutable,
-/// or loses with the connection is retried on a fresh connection (which re-declares the
-/// topology) until its deadline; meanwhile the publisher reconnects with capped, jittered
-/// exponential back-off, trying the configured brokers in turn.
+/// for a message that reached a queue). Up to ``window`` messages are in flight at once on
+/// the one channel, each completed by its own confirm (a `multiple` ack completes every
+/// earlier one; a returned message is known by its message id, which the publisher sets when
+/// the caller did not). A message the broker nacks, returns as unroutable, or loses with the
+/// connection is retried on a fresh connection (which re-declares the topology) until its
+/// deadline; meanwhile the publisher reconnects with capped, jittered exponential back-off,
+/// trying the configured brokers in turn. Nothing is reported published that the broker did
+/// not confirm; a message sent again after a lost confirm may reach the queue twice (the
+/// engine drops the second by request id).
 ///
 /// While the broker is away, messages wait in a backlog of at most `maxBacklog`; when it is
 /// full the oldest waiting message is dropped (its `publish` fails with `.dropped`) and
@@ -30,8 +35,10 @@ public final class AMQPPublisher: @unchecked Sendable {
     private var jobs: [Job] = []
     private var stopping = false
     private var lastJobID: UInt64 = 0
-    /// The job the thread is publishing now; never dropped from the backlog.
-    private var inProgress: UInt64? = nil
+    /// Jobs sent and not yet confirmed; never dropped from the backlog.
+    private var inFlightIDs: Set<UInt64> = []
+    /// Messages in flight at most, unconfirmed, on the channel.
+    public static let window = 1024
     private var dropped = 0
     private let maxBacklog: Int
     private let connected = Locked(false)
@@ -91,7 +98,9 @@ public final class AMQPPublisher: @unchecked Sendable {
         }
         lastJobID += 1
         job.id = lastJobID
-        if jobs.count >= maxBacklog, let index = jobs.firstIndex(where: { $0.id != inProgress }) {
+        // A returned message is matched to its job by message id.
+        if job.message.messageID == nil { job.message.messageID = "autoheal-publish-\(lastJobID)" }
+        if jobs.count >= maxBacklog, let index = jobs.firstIndex(where: { !inFlightIDs.contains($0.id) }) {
             victim = jobs.remove(at: index)
             dropped += 1
         }
@@ -123,11 +132,21 @@ public final class AMQPPublisher: @unchecked Sendable {
         var backoff = ReconnectBackoff()
         var nextAttempt = ContinuousClock.now
         var serverIndex = 0
+        /// Sent and unconfirmed on this connection, by ascending delivery tag.
+        var inFlight: [(tag: UInt64, id: UInt64)] = []
+        /// Message ids the broker returned as unroutable; their acks follow.
+        var returned: Set<String> = []
 
         func drop(_ error: AMQPError) {
             connection?.close()
             connection = nil
             connected.withLock { $0 = false }
+            // Whatever was in flight is sent again on the next connection.
+            inFlight.removeAll()
+            returned.removeAll()
+            condition.lock()
+            inFlightIDs.removeAll()
+            condition.unlock()
             let delay = backoff.next()
             nextAttempt = .now + delay
             logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
@@ -160,15 +179,17 @@ public final class AMQPPublisher: @unchecked Sendable {
             let now = ContinuousClock.now
             var expired: [Job] = []
             jobs.removeAll { job in
-                if job.deadline <= now {
+                // One in flight waits for its confirm (or its connection's end) first.
+                if job.deadline <= now && !inFlightIDs.contains(job.id) {
                     expired.append(job)
                     return true
                 }
                 return false
             }
             let stop = stopping
-            let job = jobs.first
-            inProgress = job?.id
+            let room = Self.window - inFlightIDs.count
+            let toSend = room > 0 ? Array(jobs.lazy.filter { !self.inFlightIDs.contains($0.id) }.prefix(room)) : []
+            let overdue = jobs.contains { inFlightIDs.contains($0.id) && $0.deadline <= now }
             condition.unlock()
 
             for job in expired {
@@ -193,7 +214,7 @@ public final class AMQPPublisher: @unchecked Sendable {
                 return
             }
 
-            guard let job else {
+            guard !toSend.isEmpty || !inFlight.isEmpty else {
                 // Idle: keep the connection up (and report it in isConnected), so the
                 // first request after a quiet hour does not wait for a reconnect.
                 if let c = connection {
@@ -215,13 +236,30 @@ public final class AMQPPublisher: @unchecked Sendable {
                 guard connect() else { continue }
             }
 
-            do {
-                try connection!.publishConfirmed(job.message, deadline: job.deadline)
-                condition.lock()
-                jobs.removeAll { $0.id == job.id }
-                inProgress = nil
-                condition.unlock()
-                job.continuation.resume(returning: .success(()))
+            do throws(AMQPError) {
+                if overdue { throw AMQPError(.timedOut, "no confirm from the broker before a message's deadline") }
+                for job in toSend {
+                    let tag = try connection!.publishMandatory(job.message)
+                    inFlight.append((tag, job.id))
+                    condition.lock()
+                    inFlightIDs.insert(job.id)
+                    condition.unlock()
+                }
+                // Collect what has been confirmed; wait a little only when there is nothing to send.
+                var wait: Duration = toSend.isEmpty ? .milliseconds(50) : .zero
+                while !inFlight.isEmpty, let event = try connection!.nextPublisherEvent(timeout: wait) {
+                    wait = .zero
+                    switch event {
+                    case .returned(let id, _): returned.insert(id)
+                    case .ack(let tag, let multiple), .nack(let tag, let multiple):
+                        let settled = inFlight.filter { multiple ? $0.tag <= tag : $0.tag == tag }
+                        inFlight.removeAll { multiple ? $0.tag <= tag : $0.tag == tag }
+                        if case .nack = event {
+                            throw AMQPError(.nacked, "\(connection!.server): broker refused \(settled.count) message(s)")
+                        }
+                        try settle(settled.map(\.id), returned: &returned, on: connection!)
+                    }
+                }
             } catch {
                 setLastError(error)
                 drop(error)
@@ -229,9 +267,37 @@ public final class AMQPPublisher: @unchecked Sendable {
         }
     }
 
+    /// Completes confirmed jobs; a returned one stays for the next connection (which declares
+    /// the topology again) and ends the connection with the reason.
+    private func settle(_ ids: [UInt64], returned: inout Set<String>, on connection: AMQPConnection) throws(AMQPError) {
+        var done: [Job] = []
+        var unroutable: Job? = nil
+        condition.lock()
+        for id in ids {
+            inFlightIDs.remove(id)
+            guard let index = jobs.firstIndex(where: { $0.id == id }) else { continue }
+            if let messageID = jobs[index].message.messageID, returned.remove(messageID) != nil {
+                unroutable = jobs[index]
+            } else {
+                done.append(jobs.remove(at: index))
+            }
+        }
+        condition.unlock()
+        for job in done { job.continuation.resume(returning: .success(())) }
+        if let unroutable {
+            throw AMQPError(
+                .unroutable,
+                "\(connection.server): no queue bound to exchange \(unroutable.message.exchange) with routing key "
+                    + "\(unroutable.message.routingKey)")
+        }
+    }
+
+    /// Remembers why the messages in flight (or, before any was sent, the first) failed.
     private func setLastError(_ error: AMQPError) {
         condition.lock()
-        if let i = jobs.firstIndex(where: { $0.id == inProgress }) { jobs[i].lastError = error }
+        for i in jobs.indices where inFlightIDs.contains(jobs[i].id) || (inFlightIDs.isEmpty && i == 0) {
+            jobs[i].lastError = error
+        }
         condition.unlock()
     }
 }

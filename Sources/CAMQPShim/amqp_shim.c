@@ -308,7 +308,8 @@ static void handle_close_frame(amqp_connection_state_t conn, amqp_frame_t *f, ca
 }
 
 int cah_amqp_next_publisher_event(amqp_connection_state_t conn, int timeout_ms,
-                                  uint64_t *delivery_tag, int *multiple, cah_amqp_status *st) {
+                                  uint64_t *delivery_tag, int *multiple, char *returned_id,
+                                  size_t returned_id_len, cah_amqp_status *st) {
     amqp_frame_t frame;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     set_ok(st);
@@ -341,6 +342,11 @@ int cah_amqp_next_publisher_event(amqp_connection_state_t conn, int timeout_ms,
             if (r.reply_type != AMQP_RESPONSE_NORMAL) {
                 check_reply(r, "reading returned message", st);
                 return CAH_PUB_ERROR;
+            }
+            if (returned_id && returned_id_len) {
+                returned_id[0] = 0;
+                if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+                    copy_bytes(returned_id, returned_id_len, msg.properties.message_id);
             }
             amqp_destroy_message(&msg);
             *delivery_tag = 0;

@@ -59,7 +59,8 @@ public final class LibvirtEventWatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        guard !watches.isEmpty else { return }
+        // No compute host: nothing to follow, but a service of the group runs until shutdown.
+        guard !watches.isEmpty else { return try await gracefulShutdown() }
         logger.info("watching libvirt events", metadata: ["hosts": "\(watches.count)"])
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in

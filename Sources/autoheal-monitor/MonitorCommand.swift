@@ -43,10 +43,13 @@ struct MonitorCommand: AsyncParsableCommand {
         if let watcher {
             services.append(.init(service: watcher))
             // Libvirt lifecycle events of the compute hosts, through the same Docker clients.
-            let libvirt = LibvirtEventWatcher(
-                watches: LibvirtEventWatcher.watches(for: config, docker: DockerHosts(config: config, http: http)),
-                publisher: publisher, commandTimeout: .seconds(config.libvirt.commandTimeoutSeconds), logger: logger)
-            services.append(.init(service: libvirt))
+            let computeHosts = LibvirtEventWatcher.watches(for: config, docker: DockerHosts(config: config, http: http))
+            if !computeHosts.isEmpty {
+                let libvirt = LibvirtEventWatcher(
+                    watches: computeHosts, publisher: publisher, commandTimeout: .seconds(config.libvirt.commandTimeoutSeconds),
+                    logger: logger)
+                services.append(.init(service: libvirt))
+            }
         } else {
             logger.notice("watch_events = false: only the periodic sweeps find faults")
         }

@@ -100,8 +100,11 @@ typedef enum {
 } cah_publisher_event_kind;
 
 /// Waits up to timeout_ms for the next publisher-side event on a confirm channel.
+/// For CAH_PUB_RETURN, `returned_id` gets the returned message's message_id (empty if none):
+/// with many publishes in flight, that is how the caller knows which one was unroutable.
 int cah_amqp_next_publisher_event(amqp_connection_state_t conn, int timeout_ms,
-                                  uint64_t *delivery_tag, int *multiple, cah_amqp_status *status);
+                                  uint64_t *delivery_tag, int *multiple, char *returned_id,
+                                  size_t returned_id_len, cah_amqp_status *status);
 
 typedef struct {
     uint16_t channel;
