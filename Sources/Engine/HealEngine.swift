@@ -119,10 +119,11 @@ public struct HealEngine: Service {
         log["request"] = "\(request.id)"
         if let target = request.target { log["target"] = "\(target)" }
         HealMetrics.consumed(request.payload, scope: request.scope)
-        if let journal, (try? await journal.wasHandled(id: request.id)) == true {
-            // Handled to the end before: its ack was lost (a broker node went away, or this
-            // engine was killed between the journal and the ack), or the publisher sent it
-            // again after a lost confirm. Acked without acting again.
+        // A redelivered message may have been handled to the end before: its ack was lost (a
+        // broker node went away, or an engine was killed between the journal and the ack).
+        // Acked without acting again. (A copy the publisher sent again after a lost confirm is
+        // not marked redelivered: the ledger below catches it.)
+        if delivery.redelivered, let journal, (try? await journal.wasHandled(id: request.id)) == true {
             consumer.ack(delivery)
             logger.notice("request already handled (journal); acked without running again", metadata: log)
             return
@@ -149,9 +150,6 @@ public struct HealEngine: Service {
                 try await journal.recordHandled(
                     id: request.id, payload: request.payload.rawValue, scope: request.scope.rawValue,
                     target: request.target?.description, redelivered: delivery.redelivered, outcome: outcome.description,
-                    duration: elapsed.timeInterval)
-                try await journal.recordRun(
-                    payload: request.payload.rawValue, scope: request.scope.rawValue, outcome: outcome.description,
                     duration: elapsed.timeInterval)
             } catch {
                 logger.warning("cannot record the handled request in the journal", metadata: log.merging(["error": "\(error)"]) { $1 })

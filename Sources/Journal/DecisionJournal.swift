@@ -164,7 +164,8 @@ public final class DecisionJournal: Sendable {
         }
     }
 
-    /// Records that a request was handled to the end (before it is acked).
+    /// Records that a request was handled to the end (before it is acked), and the last run
+    /// of its payload and scope, in one transaction.
     public func recordHandled(
         id: String, payload: String, scope: String, target: String?, redelivered: Bool, outcome: String, duration: Double,
         time: Date = Date()
@@ -176,7 +177,19 @@ public final class DecisionJournal: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [id, time, payload, scope, target, redelivered, outcome, duration])
+            try Self.upsertRun(db, payload: payload, scope: scope, outcome: outcome, duration: duration, time: time)
         }
+    }
+
+    private static func upsertRun(
+        _ db: Database, payload: String, scope: String, outcome: String, duration: Double, time: Date
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO run (payload, scope, time, outcome, duration) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(payload, scope) DO UPDATE SET time = excluded.time, outcome = excluded.outcome, duration = excluded.duration
+                """,
+            arguments: [payload, scope, time, outcome, duration])
     }
 
     /// Whether a request with this id was handled to the end.
@@ -215,18 +228,6 @@ public final class DecisionJournal: Sendable {
             if let since { request = request.filter(Column("time") >= since) }
             let newest = try request.order(Column("time").desc, Column("id").desc).limit(limit).fetchAll(db)
             return newest.reversed()
-        }
-    }
-
-    /// Records that a request of `payload` for `scope` was handled (the last run of each is kept).
-    public func recordRun(payload: String, scope: String, outcome: String, duration: Double, time: Date = Date()) async throws {
-        try await db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO run (payload, scope, time, outcome, duration) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(payload, scope) DO UPDATE SET time = excluded.time, outcome = excluded.outcome, duration = excluded.duration
-                    """,
-                arguments: [payload, scope, time, outcome, duration])
         }
     }
 

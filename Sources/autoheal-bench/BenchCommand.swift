@@ -150,7 +150,7 @@ struct Dispatch: AsyncParsableCommand {
         abstract: "Monitor publish throughput with confirms, then engine dispatch throughput with a no-op handler (local RabbitMQ).")
 
     @Option var messages = 20000
-    @Option(help: "Publishing tasks at once.") var publishers = 64
+    @Option(help: "Publishing tasks at once (each waits for its confirm; the publisher pipelines them).") var publishers = 1024
     @Option(help: "[engine] concurrency.") var concurrency = 32
     @Flag(help: "Write each run to a decision journal, as the engine does.") var journal = false
 
