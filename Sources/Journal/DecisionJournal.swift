@@ -142,7 +142,7 @@ public final class DecisionJournal: Sendable {
             // ack lost with a broker node) is recognised even after the engine restarted.
             try db.create(table: "request") { t in
                 t.column("id", .text).notNull().indexed()
-                t.column("time", .datetime).notNull().indexed()
+                t.column("time", .datetime).notNull()
                 t.column("payload", .text).notNull()
                 t.column("scope", .text).notNull()
                 t.column("target", .text)
@@ -165,19 +165,72 @@ public final class DecisionJournal: Sendable {
     }
 
     /// Records that a request was handled to the end (before it is acked), and the last run
-    /// of its payload and scope, in one transaction.
+    /// of its payload and scope. Returns once committed. Requests handled at the same time
+    /// share one transaction (group commit): a busy engine writes one transaction per batch of
+    /// finished handlers, not one per request.
     public func recordHandled(
         id: String, payload: String, scope: String, target: String?, redelivered: Bool, outcome: String, duration: Double,
         time: Date = Date()
     ) async throws {
-        try await db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO request (id, time, payload, scope, target, redelivered, outcome, duration)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [id, time, payload, scope, target, redelivered, outcome, duration])
-            try Self.upsertRun(db, payload: payload, scope: scope, outcome: outcome, duration: duration, time: time)
+        let row = HandledRequest(
+            id: id, time: time, payload: payload, scope: scope, target: target, redelivered: redelivered, outcome: outcome,
+            duration: duration)
+        let failure: (any Error)? = await withCheckedContinuation { continuation in
+            let first = pendingRequests.withLock { pending -> Bool in
+                pending.rows.append(row)
+                pending.waiters.append(continuation)
+                defer { pending.writing = true }
+                return !pending.writing
+            }
+            if first { Task { await self.writePendingRequests() } }
+        }
+        if let failure { throw failure }
+    }
+
+    private struct HandledRequest: Sendable {
+        var id: String
+        var time: Date
+        var payload: String
+        var scope: String
+        var target: String?
+        var redelivered: Bool
+        var outcome: String
+        var duration: Double
+    }
+
+    private let pendingRequests = Locked<
+        (rows: [HandledRequest], waiters: [CheckedContinuation<(any Error)?, Never>], writing: Bool)
+    >(([], [], false))
+
+    /// Writes what has queued up, in one transaction, until nothing is left.
+    private func writePendingRequests() async {
+        while true {
+            let (rows, waiters) = pendingRequests.withLock { pending in
+                if pending.rows.isEmpty { pending.writing = false }
+                defer { (pending.rows, pending.waiters) = ([], []) }
+                return (pending.rows, pending.waiters)
+            }
+            guard !rows.isEmpty else { return }
+            var failure: (any Error)? = nil
+            do {
+                try await db.write { db in
+                    for row in rows {
+                        try db.execute(
+                            sql: """
+                                INSERT INTO request (id, time, payload, scope, target, redelivered, outcome, duration)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                """,
+                            arguments: [
+                                row.id, row.time, row.payload, row.scope, row.target, row.redelivered, row.outcome, row.duration,
+                            ])
+                        try Self.upsertRun(
+                            db, payload: row.payload, scope: row.scope, outcome: row.outcome, duration: row.duration, time: row.time)
+                    }
+                }
+            } catch {
+                failure = error
+            }
+            for waiter in waiters { waiter.resume(returning: failure) }
         }
     }
 
