@@ -179,6 +179,12 @@ public final class AMQPConsumer: Sendable {
                 return
             }
 
+            if connection == nil && deliveriesStopped {
+                // Nothing more to consume, and acks cannot outlive their connection: no
+                // reconnect, just wait for stop().
+                Thread.sleep(forTimeInterval: 0.05)
+                continue
+            }
             if connection == nil {
                 let server = settings.servers[serverIndex % settings.servers.count]
                 serverIndex += 1
@@ -242,9 +248,11 @@ public final class AMQPConsumer: Sendable {
         }
     }
 
+    /// Waits out a reconnect back-off, but not past a stop or the end of deliveries (a
+    /// shutting-down engine must not wait up to 30 s for a reconnect it no longer needs).
     private func sleepUnlessStopping(_ delay: Duration) {
         let until = ContinuousClock.now + delay
-        while ContinuousClock.now < until, !shared.withLock({ $0.stopping }) {
+        while ContinuousClock.now < until, !shared.withLock({ $0.stopping || $0.deliveriesStopped }) {
             Thread.sleep(forTimeInterval: min((until - .now).timeInterval, 0.1))
         }
     }

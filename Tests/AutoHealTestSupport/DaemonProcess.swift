@@ -40,9 +40,17 @@ public final class DaemonProcess: @unchecked Sendable {
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Sends SIGTERM and waits for the exit; returns the exit status.
+    /// A daemon that does not exit in time is killed, and the error carries the end of its
+    /// output (where its shutdown got stuck).
     public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
         signal(SIGTERM)
-        try await waitUntil("\(name) to exit after SIGTERM", timeout: timeout) { !self.process.isRunning }
+        do {
+            try await waitUntil("\(name) to exit after SIGTERM", timeout: timeout) { !self.process.isRunning }
+        } catch {
+            let tail = output.split(separator: "\n").suffix(40).joined(separator: "\n")
+            signal(SIGKILL)
+            throw TestSetupError("\(error); the end of its output:\n\(tail)")
+        }
         return process.terminationStatus
     }
 

@@ -156,7 +156,7 @@ struct BrokerTests {
     /// sent again after its confirm was lost with the connection may be there twice, which the
     /// engine drops by request id.
     @Test func confirmsInFlightAcrossABrokerRestartLoseNothing() async throws {
-        let node = try PrivateRabbitNode(name: "autoheal-inflight", port: 5714)
+        let node = try PrivateRabbitNode(name: "autoheal-inflight", port: 5718)
         defer { node.destroy() }
         let settings = AMQPSettings(
             servers: [AMQPServer(host: "127.0.0.1", port: node.port)], heartbeatSeconds: 5, connectTimeout: .seconds(2))
