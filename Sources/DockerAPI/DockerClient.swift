@@ -100,16 +100,7 @@ public final class DockerClient: Sendable {
     ) async throws(DockerError) -> ExecResult {
         let clock = ContinuousClock()
         let started = clock.now
-        let create = try await send(
-            "POST", "/containers/\(escape(container))/exec",
-            body: json(["Cmd": command, "AttachStdout": true, "AttachStderr": true, "AttachStdin": false, "Tty": false]))
-        switch create.status {
-        case 201: break
-        case 404: throw .noSuchContainer(host: host, container: container)
-        default: throw refusal(create)
-        }
-        struct Created: Decodable { var Id: String }
-        let id = try decode(Created.self, create).Id
+        let id = try await createExec(container, command: command)
 
         let stream: HTTPResponse
         do {
@@ -183,6 +174,15 @@ public final class DockerClient: Sendable {
     public func execLines(_ container: String, command: [String]) async throws(DockerError) -> AsyncThrowingStream<
         ExecLineDecoder.Line, any Error
     > {
+        let id = try await createExec(container, command: command)
+        var request = try await makeRequest("POST", "/exec/\(id)/start", timeout: .zero)
+        request.body = json(["Detach": false, "Tty": false])
+        request.headers.append(("Content-Type", "application/json"))
+        return decoded(http.stream(request), with: ExecLineDecoder()) { decoder, chunk in try decoder.lines(in: chunk) }
+    }
+
+    /// `POST /containers/{name}/exec` (stdout and stderr attached, no TTY); returns the exec's id.
+    private func createExec(_ container: String, command: [String]) async throws(DockerError) -> String {
         let create = try await send(
             "POST", "/containers/\(escape(container))/exec",
             body: json(["Cmd": command, "AttachStdout": true, "AttachStderr": true, "AttachStdin": false, "Tty": false]))
@@ -192,11 +192,7 @@ public final class DockerClient: Sendable {
         default: throw refusal(create)
         }
         struct Created: Decodable { var Id: String }
-        let id = try decode(Created.self, create).Id
-        var request = try await makeRequest("POST", "/exec/\(id)/start", timeout: .zero)
-        request.body = json(["Detach": false, "Tty": false])
-        request.headers.append(("Content-Type", "application/json"))
-        return decoded(http.stream(request), with: ExecLineDecoder()) { decoder, chunk in try decoder.lines(in: chunk) }
+        return try decode(Created.self, create).Id
     }
 
     /// A streamed response turned into items by `decode`, with the transport's errors as
