@@ -39,7 +39,7 @@ public final class AMQPConsumer: Sendable {
     }
 
     private struct Shared {
-        var settlements: [(generation: Int, tag: UInt64, how: Settlement)] = []
+        var settlements: [(generation: Int, tag: UInt64, how: Settlement, sent: CheckedContinuation<Void, Never>?)] = []
         var stopping = false
         var deliveriesStopped = false
         var connected = false
@@ -83,14 +83,24 @@ public final class AMQPConsumer: Sendable {
     /// The last connection error, if the consumer is not connected.
     public var lastError: String? { shared.withLock { $0.lastError } }
 
-    /// Acknowledges a handled message (sent from the consumer thread shortly after).
-    public func ack(_ delivery: AMQPDelivery) {
-        shared.withLock { $0.settlements.append((delivery.generation, delivery.deliveryTag, .ack)) }
-    }
+    /// Acknowledges a handled message; returns once the consumer thread wrote the ack to the
+    /// broker connection (or found that connection gone: the broker then redelivers it). So a
+    /// caller that logs "acked" afterwards tells the truth even if the process dies next.
+    public func ack(_ delivery: AMQPDelivery) async { await settle(delivery, .ack) }
 
-    /// Rejects a message; with `requeue` false the broker drops it (or dead-letters it, if the queue says so).
-    public func reject(_ delivery: AMQPDelivery, requeue: Bool) {
-        shared.withLock { $0.settlements.append((delivery.generation, delivery.deliveryTag, .reject(requeue: requeue))) }
+    /// Rejects a message; with `requeue` false the broker drops it (or dead-letters it, if the
+    /// queue says so). Returns like ``ack(_:)``.
+    public func reject(_ delivery: AMQPDelivery, requeue: Bool) async { await settle(delivery, .reject(requeue: requeue)) }
+
+    private func settle(_ delivery: AMQPDelivery, _ how: Settlement) async {
+        await withCheckedContinuation { (sent: CheckedContinuation<Void, Never>) in
+            let stopped = shared.withLock { s -> Bool in
+                if s.done { return true }
+                s.settlements.append((delivery.generation, delivery.deliveryTag, how, sent))
+                return false
+            }
+            if stopped { sent.resume() }
+        }
     }
 
     /// Ends ``deliveries`` but keeps the connection, so handlers still running can ack.
@@ -137,24 +147,34 @@ public final class AMQPConsumer: Sendable {
             return delay
         }
 
+        /// Sends the acks and rejects given so far; every caller waiting for one goes on,
+        /// whether it was sent or its connection is gone.
         func settle() throws(AMQPError) {
             let pending = shared.withLock { s in
                 defer { s.settlements.removeAll() }
                 return s.settlements
             }
+            var failure: AMQPError? = nil
             for item in pending {
+                defer { item.sent?.resume() }
+                guard failure == nil else { continue }
                 guard item.generation == generation, let c = connection else {
                     logger.debug(
                         "settlement for an older connection dropped; the broker redelivers that message",
                         metadata: ["delivery_tag": "\(item.tag)"])
                     continue
                 }
-                switch item.how {
-                case .ack: try c.ack(item.tag)
-                case .reject(let requeue): try c.reject(item.tag, requeue: requeue)
+                do throws(AMQPError) {
+                    switch item.how {
+                    case .ack: try c.ack(item.tag)
+                    case .reject(let requeue): try c.reject(item.tag, requeue: requeue)
+                    }
+                    outstanding -= 1
+                } catch {
+                    failure = error
                 }
-                outstanding -= 1
             }
+            if let failure { throw failure }
         }
 
         var streamFinished = false
@@ -169,19 +189,21 @@ public final class AMQPConsumer: Sendable {
                 connection?.close()
                 connection = nil
                 continuation.finish()
-                let waiters = shared.withLock { s in
+                let (waiters, late) = shared.withLock { s in
                     s.connected = false
                     s.done = true
-                    defer { s.doneWaiters.removeAll() }
-                    return s.doneWaiters
+                    defer { (s.doneWaiters, s.settlements) = ([], []) }
+                    return (s.doneWaiters, s.settlements)
                 }
+                for item in late { item.sent?.resume() }
                 for waiter in waiters { waiter.resume() }
                 return
             }
 
             if connection == nil && deliveriesStopped {
                 // Nothing more to consume, and acks cannot outlive their connection: no
-                // reconnect, just wait for stop().
+                // reconnect; release the handlers waiting on theirs and wait for stop().
+                try? settle()
                 Thread.sleep(forTimeInterval: 0.05)
                 continue
             }
@@ -216,6 +238,7 @@ public final class AMQPConsumer: Sendable {
                     let delay = drop(error)
                     logger.warning(
                         "cannot consume from broker", metadata: ["broker": "\(server)", "error": "\(error)", "retry_in": "\(delay)"])
+                    try? settle()  // acks for the lost connection: void, their callers go on
                     sleepUnlessStopping(delay)
                     continue
                 }
@@ -223,11 +246,11 @@ public final class AMQPConsumer: Sendable {
 
             do {
                 try settle()
-                // Poll quickly while handlers may be about to ack; otherwise wait longer.
-                let wait: Duration =
-                    outstanding == 0 ? .milliseconds(250) : (outstanding >= Int(prefetch) ? .milliseconds(1) : .milliseconds(10))
+                // Poll every millisecond while handlers may be about to ack (each waits for its ack
+                // to be written); otherwise wait longer.
+                let wait: Duration = outstanding == 0 ? .milliseconds(250) : .milliseconds(1)
                 if let raw = try connection!.nextDelivery(
-                    timeout: streamFinished ? .milliseconds(10) : wait, maximumBody: maximumBodySize)
+                    timeout: streamFinished ? .milliseconds(1) : wait, maximumBody: maximumBodySize)
                 {
                     // After stopDeliveries the message stays unacked; closing the connection requeues it.
                     guard !streamFinished else { continue }
@@ -243,6 +266,7 @@ public final class AMQPConsumer: Sendable {
             } catch {
                 let delay = drop(error)
                 logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try? settle()
                 sleepUnlessStopping(delay)
             }
         }

@@ -89,7 +89,7 @@ public struct HealEngine: Service {
         ]
         guard let scope = Topology.scope(ofQueue: delivery.queue) else {
             logger.error("message from an unknown queue; rejected", metadata: log)
-            consumer.reject(delivery, requeue: false)
+            await consumer.reject(delivery, requeue: false)
             return
         }
         if delivery.isTruncated {
@@ -124,18 +124,18 @@ public struct HealEngine: Service {
         // Acked without acting again. (A copy the publisher sent again after a lost confirm is
         // not marked redelivered: the ledger below catches it.)
         if delivery.redelivered, let journal, (try? await journal.wasHandled(id: request.id)) == true {
-            consumer.ack(delivery)
+            await consumer.ack(delivery)
             logger.notice("request already handled (journal); acked without running again", metadata: log)
             return
         }
         switch await ledger.admit(request, receivedAt: delivery.receivedAt) {
         case .run: break
         case .superseded:
-            consumer.ack(delivery)
+            await consumer.ack(delivery)
             logger.info("sweep superseded by a newer run of the same payload and scope; acked without running", metadata: log)
             return
         case .duplicate:
-            consumer.ack(delivery)
+            await consumer.ack(delivery)
             logger.notice("request already handled by this engine; acked without running again", metadata: log)
             return
         }
@@ -155,7 +155,7 @@ public struct HealEngine: Service {
                 logger.warning("cannot record the handled request in the journal", metadata: log.merging(["error": "\(error)"]) { $1 })
             }
         }
-        consumer.ack(delivery)
+        await consumer.ack(delivery)
         HealMetrics.handled(request.payload, duration: clock.now - started)
         log["duration"] = "\((clock.now - started).logDescription)"
         log["outcome"] = "\(outcome)"
@@ -176,13 +176,13 @@ public struct HealEngine: Service {
         log["bytes"] = "\(delivery.bodyBytes)"
         do {
             try await deadLetters.deadLetter(body: body ?? delivery.body, reason: reason, messageID: delivery.messageID)
-            consumer.ack(delivery)
+            await consumer.ack(delivery)
             HealMetrics.deadLettered(queue: delivery.queue)
             logger.warning("refused message moved to the dead-letter queue \(Topology.deadLetterQueue)", metadata: log)
         } catch let publishError {
             log["error"] = "\(publishError)"
             logger.error("refused message could not be dead-lettered; requeued", metadata: log)
-            consumer.reject(delivery, requeue: true)
+            await consumer.reject(delivery, requeue: true)
         }
     }
 }

@@ -68,7 +68,7 @@ struct BrokerTests {
             let again = try #require(await iterator2.next())
             #expect(again.redelivered)
             #expect(try Envelope.decode(again.body, queueScope: .control).id == sent.id)
-            second.ack(again)
+            await second.ack(again)
             await second.stop()
             #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready == 0)
         }
@@ -197,7 +197,7 @@ struct BrokerTests {
         let reading = Task {
             for await delivery in consumer.deliveries {
                 if let id = try? Envelope.decode(delivery.body, queueScope: .control).id { counts.withLock { $0[id, default: 0] += 1 } }
-                consumer.ack(delivery)
+                await consumer.ack(delivery)
             }
         }
         let wanted = Set(requests.map(\.id))

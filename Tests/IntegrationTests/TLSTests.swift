@@ -140,7 +140,7 @@ struct TLSTests {
         var received: AMQPDelivery? = nil
         for await delivery in consumer.deliveries {
             received = delivery
-            consumer.ack(delivery)
+            await consumer.ack(delivery)
             break
         }
         await consumer.stop()
