@@ -32,16 +32,23 @@ public final class NovaLabStack: Sendable {
         try DockerCLI.run(
             ["run", "-d", "--name", controller, "--network", "host", "--label", "autoheal-test=1"] + environment
                 + [NovaLabContainer.image, "controller"])
-        for (host, name) in computes { try startCompute(host, name: name) }
-        try await waitUntil("the Nova controller to be healthy", timeout: .seconds(120), every: .milliseconds(500)) {
-            try DockerCLI.run(["inspect", "-f", "{{.State.Health.Status}}", self.controller]) == "healthy"
+        // A stack that does not come up is removed here: the caller gets no value to remove, and a
+        // whole Nova left running would slow every later test (CI saw that cascade).
+        do {
+            for (host, name) in computes { try startCompute(host, name: name) }
+            try await waitUntil("the Nova controller to be healthy", timeout: .seconds(120), every: .milliseconds(500)) {
+                try DockerCLI.run(["inspect", "-f", "{{.State.Health.Status}}", self.controller]) == "healthy"
+            }
+            try await waitUntil("both computes to be up in Nova", timeout: .seconds(120), every: .milliseconds(500)) {
+                let up = (try? await self.services())?.filter { $0.binary == "nova-compute" && $0.state == "up" }.map(\.host) ?? []
+                return Set(up) == ["compute-1", "compute-2"]
+            }
+            try discoverHosts()
+            _ = try await call("POST", "/flavors", ["flavor": ["name": "lab", "ram": 512, "vcpus": 1, "disk": 1, "id": "lab"]])
+        } catch {
+            for name in [controller] + computes.values { _ = try? DockerCLI.run(["rm", "-f", name]) }
+            throw error
         }
-        try await waitUntil("both computes to be up in Nova", timeout: .seconds(120), every: .milliseconds(500)) {
-            let up = (try? await self.services())?.filter { $0.binary == "nova-compute" && $0.state == "up" }.map(\.host) ?? []
-            return Set(up) == ["compute-1", "compute-2"]
-        }
-        try discoverHosts()
-        _ = try await call("POST", "/flavors", ["flavor": ["name": "lab", "ram": 512, "vcpus": 1, "disk": 1, "id": "lab"]])
     }
 
     /// `nova-manage cell_v2 discover_hosts`, as a deployment runs it once computes are up: maps
