@@ -114,7 +114,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         _ = String(decoding: stdout, as: UTF8.self)
         if let streamed {
             let outLines = streamed.compactMap { if case .stdout(let l) = $0 { l } else { nil } }
-            let whole = String(decoding: stdout, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            // Counted on bytes: as Characters, "\r\n" is one and would not match "\n".
+            let whole = stdout.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
             precondition(
                 outLines.count == whole.count || stdout.count > (1 << 20), "the streamed lines differ from the whole stream's")
         }
