@@ -87,10 +87,7 @@ public final class LibvirtEventWatcher: Service, Sendable {
                     logger.info("following libvirt events")
                     if broken {
                         broken = false
-                        let check = Envelope(
-                            payload: .libvirtSuspendWakeup, scope: .compute, issuedAt: Date(),
-                            expiresAt: Date().addingTimeInterval(requestLifetime.timeInterval),
-                            target: .allDomains(on: watch.client.host))
+                        let check = wakeUp(.allDomains(on: watch.client.host))
                         logger.notice("libvirt event stream reopened after a break: checking every domain of the host")
                         publishes.addTask { [logger] in await self.publish(check, event: nil, logger: logger) }
                     }
@@ -140,11 +137,15 @@ public final class LibvirtEventWatcher: Service, Sendable {
             logger.warning("cannot find the UUID of a suspended domain; the periodic sweep covers it", metadata: ["error": "\(error)"])
             return
         }
+        await publish(wakeUp(.domain(uuid, on: watch.client.host)), event: event, logger: logger)
+    }
+
+    /// A targeted `libvirt_suspend_wakeup` that expires after `requestLifetime`.
+    private func wakeUp(_ target: TargetKey) -> Envelope {
         let now = Date()
-        let envelope = Envelope(
+        return Envelope(
             payload: .libvirtSuspendWakeup, scope: .compute, issuedAt: now, expiresAt: now.addingTimeInterval(requestLifetime.timeInterval),
-            target: .domain(uuid, on: watch.client.host))
-        await publish(envelope, event: event, logger: logger)
+            target: target)
     }
 
     private func publish(_ envelope: Envelope, event: LibvirtEvent?, logger: Logger) async {
