@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.20.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.0"),
     ],
     targets: [
         // C: the system libraries and the typed shims over their variadic functions.
@@ -63,6 +64,8 @@ let package = Package(
             name: "Policy",
             dependencies: [
                 "DockerAPI", "NovaAPI", "HTTP", "AutoHealCore", "Journal", .product(name: "Logging", package: "swift-log"),
+                // The fence command: a child process with a clean signal mask, in its own group.
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
 
         // Handlers: what each payload does. They observe through the Docker API and act only

@@ -68,10 +68,21 @@ struct NovaAndFenceTests {
         #expect(await runner.run(["false"], timeout: .seconds(10)).exitCode == 1)
         let missing = await runner.run(["no-such-fence-tool"], timeout: .seconds(10))
         #expect(missing.exitCode == nil && missing.failure?.contains("not found") == true)
-        let clock = ContinuousClock()
-        let started = clock.now
-        let hung = await runner.run(["sleep", "60"], timeout: .milliseconds(300))
-        #expect(hung.exitCode == nil && hung.failure?.contains("killed") == true)
-        #expect(clock.now - started < .seconds(10))
+        // At the deadline the command and everything it started get SIGTERM (a clean signal
+        // mask: the trap runs); one that ignores SIGTERM is SIGKILLed after the grace.
+        let pidFile = try TestEnvironment.temporaryDirectory("fence").appendingPathComponent("helper.pid").path
+        let polite = ProcessFenceRunner(termGrace: .seconds(30))
+        let hung = await polite.run(
+            ["sh", "-c", "trap 'echo got TERM; exit 3' TERM; sleep 600 & echo $! > \(pidFile); wait"],
+            timeout: .milliseconds(300))
+        #expect(hung.exitCode == nil && hung.failure?.contains("did not finish within") == true, "\(hung)")
+        #expect(hung.output.contains("got TERM"), "\(hung)")
+        let helper = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await waitUntil("the helper the fence command left is stopped too", timeout: .seconds(10)) {
+            kill(helper, 0) != 0 || (try? String(contentsOfFile: "/proc/\(helper)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+        let stubborn = await ProcessFenceRunner(termGrace: .milliseconds(200)).run(
+            ["sh", "-c", "trap '' TERM; echo started; sleep 600"], timeout: .milliseconds(300))
+        #expect(stubborn.exitCode == nil && stubborn.output == "started\n", "\(stubborn)")
     }
 }
