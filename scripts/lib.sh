@@ -225,8 +225,24 @@ make_runtime_base_image() {
   say "made $RUNTIME_BASE_IMAGE"
 }
 
+# The Swift packages the manifest resolves to, one owner/name.git per line.
+manifest_package_repos() {
+  (cd "$AUTOHEAL_ROOT" && [[ -f Package.resolved ]] || swift package resolve >/dev/null)
+  python3 - "$AUTOHEAL_ROOT/Package.resolved" <<'PY'
+import json, sys
+for pin in sorted(json.load(open(sys.argv[1]))["pins"], key=lambda p: p["location"]):
+    location = pin["location"].removeprefix("https://github.com/").removesuffix(".git")
+    print(location + ".git")
+PY
+}
+
+# The builder base image carries the manifest's packages; it is made again when they change
+# (a package added to Package.swift would otherwise not resolve inside `docker build`).
 make_builder_base_image() {
-  image_exists "$BUILDER_BASE_IMAGE" && return 0
+  local packages
+  packages="$(manifest_package_repos | sha256sum | cut -c1-64)"
+  [[ "$(docker image inspect -f '{{index .Config.Labels "autoheal.packages"}}' "$BUILDER_BASE_IMAGE" 2>/dev/null)" \
+    == "$packages" ]] && return 0
   [[ -x "$SWIFT_TOOLCHAIN/usr/bin/swift" ]] || die "no Swift toolchain at $SWIFT_TOOLCHAIN (set SWIFT_TOOLCHAIN)"
   local dir; dir="$(mktemp -d /tmp/autoheal-rootfs-builder.XXXXXX)"
   debootstrap_rootfs "$dir/rootfs" \
@@ -241,13 +257,7 @@ make_builder_base_image() {
       "$(basename "$SWIFT_TOOLCHAIN")" | tar -C "$dir/rootfs/opt" -x
   [[ "$SWIFT_TOOLCHAIN" == /opt/swift ]] || mv "$dir/rootfs/opt/$(basename "$SWIFT_TOOLCHAIN")" "$dir/rootfs/opt/swift"
   # The Swift packages of the manifest, read like on this machine (git insteadOf).
-  (cd "$AUTOHEAL_ROOT" && [[ -f Package.resolved ]] || swift package resolve >/dev/null)
-  python3 - "$AUTOHEAL_ROOT/Package.resolved" <<'PY' | while read -r repo; do
-import json, sys
-for pin in json.load(open(sys.argv[1]))["pins"]:
-    location = pin["location"].removeprefix("https://github.com/").removesuffix(".git")
-    print(location + ".git")
-PY
+  manifest_package_repos | while read -r repo; do
     [[ -d "$SWIFT_PACKAGE_MIRROR/$repo" ]] || die "package $repo is not in $SWIFT_PACKAGE_MIRROR"
     mkdir -p "$dir/rootfs/opt/swift-packages/$(dirname "$repo")"
     cp -a "$SWIFT_PACKAGE_MIRROR/$repo" "$dir/rootfs/opt/swift-packages/$repo"
@@ -260,7 +270,7 @@ PY
 GIT
   tar -C "$dir/rootfs" -c . | docker import \
     -c 'ENV PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'CMD ["/bin/bash"]' - "$BUILDER_BASE_IMAGE" >/dev/null
+    -c 'CMD ["/bin/bash"]' -c "LABEL autoheal.packages=$packages" - "$BUILDER_BASE_IMAGE" >/dev/null
   rm -rf "$dir"
   say "made $BUILDER_BASE_IMAGE"
 }
