@@ -214,15 +214,23 @@ public final class DecisionJournal: Sendable {
             var failure: (any Error)? = nil
             do {
                 try await db.write { db in
+                    // Cached statements (parsed once), times formatted here (GRDB's own Date
+                    // conversion goes through an ICU DateFormatter), and one `run` row per
+                    // payload and scope per batch: the last one wins anyway.
+                    let insert = try db.cachedStatement(
+                        sql: """
+                            INSERT INTO request (id, time, payload, scope, target, redelivered, outcome, duration)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            """)
+                    var lastRun: [String: HandledRequest] = [:]
                     for row in rows {
-                        try db.execute(
-                            sql: """
-                                INSERT INTO request (id, time, payload, scope, target, redelivered, outcome, duration)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                                """,
-                            arguments: [
-                                row.id, row.time, row.payload, row.scope, row.target, row.redelivered, row.outcome, row.duration,
-                            ])
+                        try insert.execute(arguments: [
+                            row.id, Self.databaseTime(row.time), row.payload, row.scope, row.target, row.redelivered, row.outcome,
+                            row.duration,
+                        ])
+                        lastRun[row.payload + "\u{0}" + row.scope] = row
+                    }
+                    for row in lastRun.values {
                         try Self.upsertRun(
                             db, payload: row.payload, scope: row.scope, outcome: row.outcome, duration: row.duration, time: row.time)
                     }
@@ -234,15 +242,29 @@ public final class DecisionJournal: Sendable {
         }
     }
 
+    /// A time as GRDB stores a `Date` ("yyyy-MM-dd HH:mm:ss.SSS", UTC), so rows written
+    /// either way read back and compare the same.
+    static func databaseTime(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let ms = Int(milliseconds - Int64(seconds) * 1000)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(msText)"
+    }
+
     private static func upsertRun(
         _ db: Database, payload: String, scope: String, outcome: String, duration: Double, time: Date
     ) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO run (payload, scope, time, outcome, duration) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(payload, scope) DO UPDATE SET time = excluded.time, outcome = excluded.outcome, duration = excluded.duration
-                """,
-            arguments: [payload, scope, time, outcome, duration])
+                """
+        ).execute(arguments: [payload, scope, databaseTime(time), outcome, duration])
     }
 
     /// Whether a request with this id was handled to the end.

@@ -34,4 +34,31 @@ struct JournalPrunerTests {
         }
         #expect(try journal.history().map { $0.time > Date().addingTimeInterval(-7 * 86_400) } == [true, true])
     }
+
+    /// Handled requests are written in batches with their times formatted by the journal itself;
+    /// they read back as the same instants (to the millisecond) and age out like decisions.
+    @Test func handledRequestsKeepTheirTimesAndArePruned() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-requests-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try DecisionJournal(directory: directory)
+        let now = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        let times = [now.addingTimeInterval(-8 * 86_400 - 0.007), Date(timeIntervalSince1970: 1_700_000_000.05), now]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, time) in times.enumerated() {
+                group.addTask {
+                    try await journal.recordHandled(
+                        id: "r\(i)", payload: "container_auto_heal", scope: "control\(i % 2)", target: nil, redelivered: false,
+                        outcome: "ok", duration: 0.5, time: time)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try journal.handledRequests() == ["r0": 1, "r1": 1, "r2": 1])
+        let runs = try journal.lastRuns()
+        #expect(runs.count == 2)
+        #expect(runs.contains { $0.scope == "control0" && abs($0.time.timeIntervalSince(now)) < 0.0005 }, "\(runs)")
+        #expect(runs.contains { $0.scope == "control1" && abs($0.time.timeIntervalSince1970 - 1_700_000_000.05) < 0.0005 }, "\(runs)")
+        _ = try await journal.prune(olderThan: now.addingTimeInterval(-7 * 86_400))
+        #expect(try journal.handledRequests().keys.sorted() == ["r2"])
+    }
 }
