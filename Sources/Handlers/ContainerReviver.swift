@@ -125,6 +125,7 @@ public final class ContainerReviver: PayloadHandler {
             return HandlerOutcome(checked: 1, failed: 1)
         }
         logger[metadataKey: "seen"] = "\(seen.summary)"
+        logger.debug("inspected", metadata: ["duration": "\((clock.now - started).logDescription)"])
         let now = Date()
         let decision = ReviveDecision.decide(seen, rules: rules, now: now)
         if seen.isHealthy { await executor.observe(target, healthy: true, seen: seen.summary, logger: logger) }

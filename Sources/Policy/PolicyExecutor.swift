@@ -163,6 +163,7 @@ public final class PolicyExecutor: Sendable {
         }
         // Act, with the attempt recorded first.
         await persist(await state.recordAction(action.target, now: Date()), logger: logger)
+        logger.debug("attempt kept; acting")
         let outcome = await run(action, logger: logger)
         guard case .done = outcome, let service = action.service, let settled, await state.pending(service) > 0 else {
             return outcome
@@ -401,23 +402,29 @@ public final class PolicyExecutor: Sendable {
             action: "\(action.kind)", logger: logger)
     }
 
-    /// Saves a budget change in the journal and leaves it on the broker, confirmed.
+    /// Saves a budget change in the journal and leaves it on the broker, confirmed: both at
+    /// once, and both done before this returns (an action waits for its attempt to be kept).
     private func persist(_ entry: BudgetEntry?, logger: Logger) async {
         guard let entry else { return }
-        if let journal {
+        async let saved: Void = save(entry, logger: logger)
+        if let publisher {
             do {
-                try await journal.saveBudget(entry)
+                try await publisher.publish(.budget(entry))
             } catch {
-                logger.warning("cannot save the restart budget", metadata: ["error": "\(error)", "journal": "\(journal.path)"])
+                logger.warning(
+                    "cannot leave the restart budget on the broker; another engine taking over would not see it",
+                    metadata: ["error": "\(error)", "target": "\(entry.key)"])
             }
         }
-        guard let publisher else { return }
+        await saved
+    }
+
+    private func save(_ entry: BudgetEntry, logger: Logger) async {
+        guard let journal else { return }
         do {
-            try await publisher.publish(.budget(entry))
+            try await journal.saveBudget(entry)
         } catch {
-            logger.warning(
-                "cannot leave the restart budget on the broker; another engine taking over would not see it",
-                metadata: ["error": "\(error)", "target": "\(entry.key)"])
+            logger.warning("cannot save the restart budget", metadata: ["error": "\(error)", "journal": "\(journal.path)"])
         }
     }
 

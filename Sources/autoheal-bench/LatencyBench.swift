@@ -67,7 +67,10 @@ struct Latency: AsyncParsableCommand {
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-bench-latency-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // AUTOHEAL_BENCH_KEEP=1 keeps the daemons' config, state and logs.
+        defer {
+            if ProcessInfo.processInfo.environment["AUTOHEAL_BENCH_KEEP"] != "1" { try? FileManager.default.removeItem(atPath: directory) }
+        }
         let vhost = "autoheal-bench-latency"
         try await Bench.makeVhost(vhost)
         let config = directory + "/auto_heal.conf"
@@ -99,6 +102,7 @@ struct Latency: AsyncParsableCommand {
         monitor_listen =
         [logging]
         log_dir = \(directory)/logs
+        level = \(ProcessInfo.processInfo.environment["AUTOHEAL_BENCH_LOG_LEVEL"] ?? "info")
         """.write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
 
@@ -176,16 +180,26 @@ struct Latency: AsyncParsableCommand {
         for name in names {
             var detected: DockerEvent? = nil, acted: DockerEvent? = nil, healthy: DockerEvent? = nil
             var sent: Double? = nil
-            try await waitFor("\(name) to be healed", timeout: .seconds(120)) {
-                detected = detected ?? log.first(name, after: broken - 1) { unhealthy ? $0 == "health_status: unhealthy" : $0 == "die" }
-                guard let d = detected else { return false }
-                acted = acted ?? log.first(name, after: d.timeNano) { ["start", "kill", "restart", "unpause"].contains($0) }
-                guard let a = acted else { return false }
-                healthy = healthy ?? log.first(name, after: a.timeNano) { $0 == "health_status: healthy" }
-                guard healthy != nil else { return false }
-                sent = Self.issued(
-                    name, after: Double(d.timeNano) / 1e9, log: (try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "")
-                return sent != nil
+            do {
+                try await waitFor("\(name) to be healed", timeout: .seconds(120)) {
+                    detected = detected ?? log.first(name, after: broken - 1) { unhealthy ? $0 == "health_status: unhealthy" : $0 == "die" }
+                    guard let d = detected else { return false }
+                    acted = acted ?? log.first(name, after: d.timeNano) { ["start", "kill", "restart", "unpause"].contains($0) }
+                    guard let a = acted else { return false }
+                    healthy = healthy ?? log.first(name, after: a.timeNano) { $0 == "health_status: healthy" }
+                    guard healthy != nil else { return false }
+                    sent = Self.issued(
+                        name, after: Double(d.timeNano) / 1e9, log: (try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "")
+                    return sent != nil
+                }
+            } catch {
+                // Say how far it got, and what the engine last logged.
+                let tail = ((try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "").split(separator: "\n")
+                    .filter { $0.contains("=\(name) ") }.suffix(15)
+                throw BenchError(
+                    "\(error)\n  Docker events: fault \(detected?.action ?? "not seen"), action \(acted?.action ?? "not seen"), "
+                        + "healthy \(healthy == nil ? "not seen" : "seen"); engine log line \(sent == nil ? "not found" : "found")\n"
+                        + "  engine log, last lines naming it:\n    " + tail.joined(separator: "\n    "))
             }
             let detectedAt = Double(detected!.timeNano) / 1e9
             samples.append(
