@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Messaging", "DockerAPI",
+                "Messaging", "DockerAPI", "Locking",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 

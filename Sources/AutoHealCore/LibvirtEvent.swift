@@ -30,6 +30,26 @@ public struct LibvirtEvent: Sendable, Equatable {
         guard !kind.isEmpty, !domain.isEmpty else { return nil }
     }
 
+    /// A lifecycle event after which the name may stand for another domain (or none).
+    public var forgetsName: Bool {
+        kind == "lifecycle" && (detail.hasPrefix("Undefined") || detail.hasPrefix("Renamed"))
+    }
+
+    /// Reads `virsh list --all --uuid --name` (`UUID NAME` per line) into name → UUID;
+    /// lines that are not that are skipped.
+    public static func parseNamesAndUUIDs(_ output: String) -> [String: String] {
+        var names: [String: String] = [:]
+        for line in output.split(whereSeparator: { $0 == "\n" }) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            guard let space = text.firstIndex(of: " ") else { continue }
+            let uuid = text[..<space].lowercased()
+            let name = text[text.index(after: space)...].trimmingCharacters(in: .whitespaces)
+            guard TargetKey.isUUID(uuid), !name.isEmpty else { continue }
+            names[name] = uuid
+        }
+        return names
+    }
+
     /// A lifecycle event that leaves the domain suspended (paused for any reason, or
     /// power-suspended): worth a look by `libvirt_suspend_wakeup`, which reads the domain's
     /// state and reason and decides — a domain a person paused is left alone there.

@@ -1,6 +1,7 @@
 import AutoHealCore
 import DockerAPI
 import Foundation
+import Locking
 import Logging
 import Messaging
 import ServiceLifecycle
@@ -85,6 +86,10 @@ public final class LibvirtEventWatcher: Service, Sendable {
                     if broken { _ = try await watch.client.version() }
                     let lines = try await watch.client.execLines(watch.container, command: Self.command)
                     logger.info("following libvirt events")
+                    // Names → UUIDs for this stream, read once now (events name domains; a
+                    // `virsh domuuid` per event was a Docker exec on the way to every wake-up).
+                    let names = Locked<[String: String]>([:])
+                    publishes.addTask { [logger] in await self.learnNames(into: names, on: watch, logger: logger) }
                     if broken {
                         broken = false
                         let check = wakeUp(.allDomains(on: watch.client.host))
@@ -94,8 +99,10 @@ public final class LibvirtEventWatcher: Service, Sendable {
                     for try await line in lines {
                         switch line {
                         case .stdout(let text):
-                            guard let event = LibvirtEvent(line: text), event.suspends else { continue }
-                            publishes.addTask { [logger] in await self.request(for: event, on: watch, logger: logger) }
+                            guard let event = LibvirtEvent(line: text) else { continue }
+                            if event.forgetsName { names.withLock { $0[event.domain] = nil } }
+                            guard event.suspends else { continue }
+                            publishes.addTask { [logger] in await self.request(for: event, on: watch, names: names, logger: logger) }
                         case .stderr(let text):
                             guard !text.isEmpty else { continue }
                             logger.warning("virsh event wrote to stderr", metadata: ["stderr": "\(text)"])
@@ -117,11 +124,31 @@ public final class LibvirtEventWatcher: Service, Sendable {
         }
     }
 
+    /// Every domain's name and UUID on the host; a failure only means `virsh domuuid` per event.
+    private func learnNames(into names: Locked<[String: String]>, on watch: Watch, logger: Logger) async {
+        do {
+            let result = try await watch.client.exec(
+                watch.container, command: ["virsh", "list", "--all", "--uuid", "--name"], timeout: commandTimeout)
+            guard result.exitCode == 0 else {
+                logger.info("cannot list domain names; looking each up", metadata: ["stderr": "\(result.stderr.prefix(300))"])
+                return
+            }
+            let listed = LibvirtEvent.parseNamesAndUUIDs(result.stdout)
+            // A name an event taught meanwhile is newer than the listing.
+            names.withLock { $0.merge(listed) { current, _ in current } }
+        } catch {
+            logger.info("cannot list domain names; looking each up", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Finds the suspended domain's UUID and asks for a wake-up of exactly that domain.
-    private func request(for event: LibvirtEvent, on watch: Watch, logger: Logger) async {
+    private func request(for event: LibvirtEvent, on watch: Watch, names: Locked<[String: String]>, logger: Logger) async {
         var logger = logger
         logger[metadataKey: "domain_name"] = "\(event.domain)"
         logger[metadataKey: "event"] = "\(event.detail)"
+        if let known = names.withLock({ $0[event.domain] }) {
+            return await publish(wakeUp(.domain(known, on: watch.client.host)), event: event, logger: logger)
+        }
         let uuid: String
         do {
             let result = try await watch.client.exec(watch.container, command: ["virsh", "domuuid", event.domain], timeout: commandTimeout)
@@ -133,6 +160,7 @@ public final class LibvirtEventWatcher: Service, Sendable {
                 return
             }
             uuid = text
+            names.withLock { $0[event.domain] = text }
         } catch {
             logger.warning("cannot find the UUID of a suspended domain; the periodic sweep covers it", metadata: ["error": "\(error)"])
             return

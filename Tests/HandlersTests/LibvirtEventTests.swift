@@ -45,4 +45,27 @@ struct LibvirtEventTests {
         var decoder = ExecLineDecoder()
         #expect(throws: ExecStreamDemultiplexer.Failure.badStreamType(7, at: 0)) { try decoder.lines(in: [7, 0, 0, 0, 0, 0, 0, 1, 65]) }
     }
+
+    /// The watcher learns names → UUIDs from one `virsh list --all --uuid --name` (format read
+    /// off virsh 9.0 here) and forgets a name when its domain is undefined or renamed.
+    @Test func namesAndUUIDsAreListedAndForgotten() throws {
+        let listing = """
+            11111111-2222-3333-4444-555555555555 instance-0000000a
+            AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE a name with spaces
+
+            not-a-uuid instance-0000000b
+            22222222-2222-3333-4444-555555555555
+            """
+        #expect(
+            LibvirtEvent.parseNamesAndUUIDs(listing) == [
+                "instance-0000000a": "11111111-2222-3333-4444-555555555555",
+                "a name with spaces": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            ])
+        let undefined = try #require(
+            LibvirtEvent(line: "2026-11-30 14:14:51.918+0000: event 'lifecycle' for domain 'instance-0000000a': Undefined Removed"))
+        #expect(undefined.forgetsName && !undefined.suspends)
+        let paused = try #require(
+            LibvirtEvent(line: "2026-11-30 14:14:51.918+0000: event 'lifecycle' for domain 'instance-0000000a': Suspended Paused"))
+        #expect(!paused.forgetsName && paused.suspends)
+    }
 }
