@@ -67,7 +67,7 @@ EOF
 engine=$!
 .build/release/autoheal-monitor --config "$work/auto_heal.conf" >"$work/monitor.out" 2>&1 &
 monitor=$!
-wait_for "the monitor to follow libvirt events" 30 grep -q "following libvirt events" "$work/logs/monitor.log"
+wait_for "the monitor to follow libvirt events" 30 grep -qs "following libvirt events" "$work/logs/monitor.log"
 wait_for "the engine to consume" 30 grep -q "consuming" "$work/logs/engine-queue.log"
 
 domains=()
