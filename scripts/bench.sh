@@ -15,9 +15,16 @@ run() { say "autoheal-bench $*"; "$bench" "$@"; }
 run fleet-sweep --hosts 1000 --containers 10 --latency-ms 2 --base-port 10000
 run fleet-sweep --hosts 1000 --containers 10 --latency-ms 20 --base-port 10000
 run fleet-sweep --hosts 1000 --containers 10 --latency-ms 2 --unreachable 0.05 --silent 0.05 --timeout 2 --base-port 10000
+run fleet-sweep --hosts 2000 --containers 10 --latency-ms 2 --base-port 10000
+run fleet-sweep --hosts 5000 --containers 10 --latency-ms 2 --base-port 10000
 run docker-sweep --counts 10 100 300
 run dispatch --messages 20000
 run dispatch --messages 20000 --journal
 run latency --mode events --faults 20 --bursts 2
 run latency --mode polling --poll-period 5 --faults 20 --bursts 2
 run resources --seconds 60 --base-port 14000
+run resources --seconds 0 --hosts 5000 --base-port 20000
+say "bash scripts/bench-libvirt.sh"
+bash "$AUTOHEAL_ROOT/scripts/bench-libvirt.sh"
+say "bash scripts/bench-images.sh"
+bash "$AUTOHEAL_ROOT/scripts/bench-images.sh"
