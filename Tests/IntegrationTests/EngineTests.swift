@@ -52,9 +52,9 @@ struct EngineTests {
     @Test func plainStringAndEnvelopesReachTheirHandlerAndAreAcked() async throws {
         try await RabbitAdmin.withVhost("dispatch") { vhost in
             try await Self.withEngine(vhost: vhost) { handlers in
-                // Wait for the engine to declare the topology.
+                // Consuming, so the whole topology is declared (a queue alone may not be bound yet).
                 try await waitUntil("the engine to consume") {
-                    (try? await RabbitAdmin.queue(Topology.queue(for: .compute), vhost: vhost)) != nil
+                    (try? await RabbitAdmin.queue(Topology.queue(for: .compute), vhost: vhost))?.consumers ?? 0 > 0
                 }
                 // The old monitor's plain string, published as the old system did.
                 try await RabbitAdmin.publishRaw(
@@ -87,8 +87,9 @@ struct EngineTests {
     @Test func invalidMessagesGoToTheDeadLetterQueueWithTheirReason() async throws {
         try await RabbitAdmin.withVhost("deadletter") { vhost in
             try await Self.withEngine(vhost: vhost) { handlers in
+                // Consuming, so the whole topology is declared (a queue alone may not be bound yet).
                 try await waitUntil("the engine to consume") {
-                    (try? await RabbitAdmin.queue(Topology.queue(for: .control), vhost: vhost)) != nil
+                    (try? await RabbitAdmin.queue(Topology.queue(for: .control), vhost: vhost))?.consumers ?? 0 > 0
                 }
                 let control = (Topology.exchange(for: .control), Topology.routingKey(for: .control))
                 // 2 MB: refused having copied only its head; the dead-lettered copy is that head.
