@@ -182,14 +182,18 @@ struct Latency: AsyncParsableCommand {
             var sent: Double? = nil
             do {
                 try await waitFor("\(name) to be healed", timeout: .seconds(120)) {
-                    detected = detected ?? log.first(name, after: broken - 1) { unhealthy ? $0 == "health_status: unhealthy" : $0 == "die" }
+                    detected =
+                        detected
+                        ?? log.first(name, after: broken - 1) { unhealthy ? $0 == "health_status: unhealthy" : $0 == "die" }
                     guard let d = detected else { return false }
                     acted = acted ?? log.first(name, after: d.timeNano) { ["start", "kill", "restart", "unpause"].contains($0) }
                     guard let a = acted else { return false }
                     healthy = healthy ?? log.first(name, after: a.timeNano) { $0 == "health_status: healthy" }
                     guard healthy != nil else { return false }
+                    // Any action sent after the break counts: the engine may act on the first of
+                    // two events (a failed probe, then the death) before Docker reports the second.
                     sent = Self.issued(
-                        name, after: Double(d.timeNano) / 1e9, log: (try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "")
+                        name, after: Double(broken) / 1e9, log: (try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "")
                     return sent != nil
                 }
             } catch {
