@@ -145,6 +145,12 @@ public final class PolicyExecutor: Sendable {
     ) async -> ActionOutcome {
         var action = action
         var logger = logger
+        var waited = waited
+        if let service = action.service, let earlier = await state.takeSettling(service), earlier.action.target != action.target {
+            // The last action on this service, on another host, may not have made it healthy yet.
+            await holdUntilSettled(earlier.action, service: service, settled: earlier.settled, logger: earlier.logger)
+            waited = true
+        }
         if waited {
             if let held = await heldRefusal(action, logger: logger) { return held }
             if let revalidate {
@@ -165,10 +171,14 @@ public final class PolicyExecutor: Sendable {
         await persist(await state.recordAction(action.target, now: Date()), logger: logger)
         logger.debug("attempt kept; acting")
         let outcome = await run(action, logger: logger)
-        guard case .done = outcome, let service = action.service, let settled, await state.pending(service) > 0 else {
-            return outcome
+        guard case .done = outcome, let service = action.service, let settled else { return outcome }
+        if await state.pending(service) > 0 {
+            await holdUntilSettled(action, service: service, settled: settled, logger: logger)
+        } else {
+            // Nobody waits now; an action on another host that comes before this one is healthy
+            // again waits for it then (its inspect may simply have been slower than this action).
+            await state.setSettling(service, .init(action: action, settled: settled, logger: logger))
         }
-        await holdUntilSettled(action, service: service, settled: settled, logger: logger)
         return outcome
     }
 

@@ -1,4 +1,5 @@
 import AutoHealCore
+import Logging
 import Foundation
 
 /// The policy's memory, in one actor: the ``SharedState`` read from the broker (pauses,
@@ -11,6 +12,7 @@ actor PolicyState {
     /// Held services: why, and the target whose action did not help (seeing it healthy lifts the hold).
     private var holds: [String: (why: String, target: TargetKey)] = [:]
     private var pendingCount: [String: Int] = [:]
+    private var settling: [String: Settling] = [:]
     /// Messages applied since the last checkpoint on the stream (this engine's or another's).
     private var sinceCheckpoint = 0
     private let caughtUpFlag = AsyncFlag()
@@ -94,6 +96,17 @@ actor PolicyState {
     func markReported(_ target: TargetKey) -> Bool { reported.insert(target).inserted }
 
     // MARK: - Rolling
+
+    /// The last done action on a service that nobody waited for: another host's action on
+    /// that service waits for it to settle first (or holds the service after `rolling_wait`).
+    struct Settling: Sendable {
+        var action: HealAction
+        var settled: @Sendable () async -> Bool
+        var logger: Logger
+    }
+
+    func setSettling(_ service: String, _ settling: Settling) { self.settling[service] = settling }
+    func takeSettling(_ service: String) -> Settling? { settling.removeValue(forKey: service) }
 
     func addPending(_ service: String) { pendingCount[service, default: 0] += 1 }
     func removePending(_ service: String) { pendingCount[service, default: 1] -= 1 }
