@@ -6,11 +6,7 @@
 #
 #   bash scripts/bench-images.sh
 source "$(dirname "$0")/lib.sh"
-install_base
-start_docker
-start_rabbitmq
-make_test_image
-build_healer_images
+setup_images
 
 vhost="autoheal-bench-images-$$"
 target="benchimg$$-nova_api"

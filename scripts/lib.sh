@@ -307,3 +307,13 @@ build_healer_images() {
       -t "cloud-auto-heal-$file:latest" "$AUTOHEAL_ROOT" >/dev/null
   done
 }
+
+# setup_images: what the image scripts need: the base packages, Docker, RabbitMQ, the test
+# image and both healer images.
+setup_images() {
+  install_base
+  start_docker
+  start_rabbitmq
+  make_test_image
+  build_healer_images
+}

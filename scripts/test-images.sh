@@ -4,11 +4,7 @@
 # and monitor, waits for their HEALTHCHECKs, breaks a container and waits for them to heal it.
 # `scripts/test.sh` runs it after the Swift tests (skip with AUTOHEAL_SKIP_IMAGES=1).
 source "$(dirname "$0")/lib.sh"
-install_base
-start_docker
-start_rabbitmq
-make_test_image
-build_healer_images
+setup_images
 
 project=autoheal-compose-ci
 vhost=autoheal-compose
