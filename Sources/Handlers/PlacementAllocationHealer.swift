@@ -18,11 +18,15 @@ import Policy
 ///    (target `placement/heal_allocations`): 0 created, 4 nothing to do, 1 more remain (the next
 ///    period goes on). Every created allocation is logged and journaled with its instance.
 /// Exit 1, 127, 255 or an undocumented code stops the run with an ERROR line carrying stderr.
+///
+/// One run at a time, and a burst of requests (a backlog after an engine outage, `autoheal
+/// publish` twice) costs at most one more run: see ``RunCoalescer``.
 public final class PlacementAllocationHealer: PayloadHandler {
     private let config: AutoHealConfig
     private let observer: Observer
     private let executor: PolicyExecutor
     private let logger: Logger
+    private let runs = RunCoalescer()
 
     /// The budget targets of the two changing steps.
     public static let deleteTarget = TargetKey(host: "placement", container: "delete_orphans")
@@ -36,6 +40,18 @@ public final class PlacementAllocationHealer: PayloadHandler {
     }
 
     public func handle(_ request: Envelope) async -> HandlerOutcome {
+        guard await runs.enter() == .run else {
+            logger.info(
+                "covered by an allocation heal run that started after this request arrived: not run again",
+                metadata: ["request": "\(request.id)"])
+            return HandlerOutcome()
+        }
+        let outcome = await runOnce(request)
+        await runs.leave()
+        return outcome
+    }
+
+    private func runOnce(_ request: Envelope) async -> HandlerOutcome {
         let container = config.placement.container
         guard let host = await firstAnsweringHost(container) else {
             logger.error(

@@ -70,9 +70,22 @@ struct PolicyEndToEndTests {
             try !placement.allocations(orphan.consumer).isEmpty && placement.allocations(server.instance).isEmpty
         }
 
-        /// Whether the orphan is gone and the instance has its allocations.
-        func placementHealed() throws -> Bool {
-            try placement.allocations(orphan.consumer).isEmpty && !placement.allocations(server.instance).isEmpty
+        /// What is not healed yet, by name (empty: everything is).
+        func unhealed() throws -> [String] {
+            var parts: [String] = []
+            if try api.status != "running" { parts.append("\(api.name) not running") }
+            if !(try Libvirt.state(domain)).hasPrefix("running") { parts.append("domain not running") }
+            if try !placement.allocations(orphan.consumer).isEmpty { parts.append("orphan still allocated") }
+            if try placement.allocations(server.instance).isEmpty { parts.append("instance without allocations") }
+            return parts
+        }
+
+        /// Asks for the two payloads no schedule sends in these tests, at most every 5 s: each
+        /// allocation heal runs nova-manage, which takes seconds on a loaded machine.
+        func publishRequests(_ config: String, last: inout ContinuousClock.Instant?) throws {
+            if let last, ContinuousClock.now - last < .seconds(5) { return }
+            last = .now
+            try publishRequests(config)
         }
 
         /// Asks for the two payloads no schedule sends in these tests.
@@ -132,8 +145,9 @@ struct PolicyEndToEndTests {
 
             // Every handler wants to act, and none does.
             let would = mode == .dryRun ? "dry run: would" : "healing paused: would"
+            var published: ContinuousClock.Instant? = nil
             try await waitUntil("each handler's would-be action", timeout: .seconds(60)) {
-                try cloud.publishRequests(config)
+                try cloud.publishRequests(config, last: &published)
                 let control = Self.read(cloud.controlLog), compute = Self.read(cloud.computeLog)
                 return control.contains("\(would) start the container host=\(cloud.docker) container=\(cloud.api.name)")
                     && control.contains("\(would) delete orphaned allocations")
@@ -163,10 +177,19 @@ struct PolicyEndToEndTests {
                 let acting = try cloud.config(vhost: vhost, policy: [:], name: "acting.conf")
                 engine = try DaemonProcess("autoheal-engine", arguments: ["--config", acting], outputDirectory: directory)
             }
-            try await waitUntil("each handler to act", timeout: .seconds(90)) {
-                try cloud.publishRequests(config)
-                return try cloud.api.status == "running" && (try Libvirt.state(cloud.domain)).hasPrefix("running")
-                    && cloud.placementHealed()
+            published = nil
+            var unhealed: [String] = []
+            do {
+                try await waitUntil("each handler to act", timeout: .seconds(90)) {
+                    try cloud.publishRequests(config, last: &published)
+                    unhealed = try cloud.unhealed()
+                    return unhealed.isEmpty
+                }
+            } catch {
+                Issue.record(
+                    "still \(unhealed); control log:\n\(Self.read(cloud.controlLog).suffix(6000))\ncompute log:\n\(Self.read(cloud.computeLog).suffix(3000))"
+                )
+                throw error
             }
             try await waitUntil("nova_compute's restart after the wake-up", timeout: .seconds(30)) {
                 try cloud.compute.startedAt != computeStarted

@@ -315,4 +315,32 @@ struct PolicyTableTests {
         #expect(h.meter.most == 1)
         #expect(h.runtimes.changes.count == 2)
     }
+
+    @Test("a burst of allocation_heal requests costs one run and one more, not one each")
+    func allocationHealBurst() async throws {
+        let config = try AutoHealConfig.parse(
+            "[hosts]\ncontrol_hosts = \(Self.control)\n[policy]\ngrace_after_start = 0\n", path: "burst.conf")
+        let (script, _) = Self.novaManage()
+        // The delete takes a second, so the other requests arrive while the first run is in flight.
+        let runtime = FakeRuntime(host: Self.control, actionTime: .seconds(1), script: script)
+        runtime.set("nova_api", status: "running")
+        let runtimes = FakeRuntimes([runtime])
+        let logs = LogCapture()
+        let logger = logs.logger("test.burst")
+        let healer = TestHealing.allocationHealer(
+            config, executor: TestHealing.executor(config, runtimes: runtimes, logger: logger), runtimes: runtimes,
+            logger: logger)
+        let outcomes = await withTaskGroup(of: HandlerOutcome.self) { group in
+            for _ in 0..<10 { group.addTask { await healer.handle(Envelope(payload: .allocationHeal, scope: .control)) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        // Every request was answered; the first run deleted the orphan, one more run (for the
+        // requests that came while it ran) found nothing, the other eight were covered by it.
+        #expect(outcomes.count == 10)
+        let audits = runtime.calls.filter { $0 == .exec("nova_api", ["nova-manage", "placement", "audit", "--verbose"]) }
+        #expect(audits.count == 2, "\(runtime.calls)")
+        #expect(runtime.changes == [.exec("nova_api", ["nova-manage", "placement", "audit", "--delete", "--verbose"])])
+        #expect(outcomes.filter { $0 == HandlerOutcome() }.count == 8)
+        #expect(logs.events(.info, containing: "covered by an allocation heal run").count == 8)
+    }
 }
