@@ -43,14 +43,21 @@ public final class FakeRuntime: ContainerRuntime {
     private let actionTime: Duration
     /// Counts changing calls in flight, possibly shared by several runtimes.
     public let meter: ConcurrencyMeter
+    /// How long an inspect takes to answer (a slow host).
+    private let inspectTime: Duration
+    /// Whether a container with a health check is healthy after a start or restart (false:
+    /// the action does not help).
+    private let actionHelps: Bool
 
     public init(
-        host: String, actionTime: Duration = .milliseconds(20), meter: ConcurrencyMeter = ConcurrencyMeter(),
-        script: @escaping Script = { _, _ in nil }
+        host: String, actionTime: Duration = .milliseconds(20), inspectTime: Duration = .zero, actionHelps: Bool = true,
+        meter: ConcurrencyMeter = ConcurrencyMeter(), script: @escaping Script = { _, _ in nil }
     ) {
         self.host = host
         self.script = script
         self.actionTime = actionTime
+        self.inspectTime = inspectTime
+        self.actionHelps = actionHelps
         self.meter = meter
     }
 
@@ -78,6 +85,7 @@ public final class FakeRuntime: ContainerRuntime {
     public func status(_ name: String) -> String? { state.withLock { $0.containers[name]?.status } }
 
     public func inspectContainer(_ name: String) async throws(DockerError) -> ContainerDetails {
+        if inspectTime > .zero { try? await Task.sleep(for: inspectTime) }
         let found = state.withLock { s -> ContainerDetails.State? in
             s.calls.append(.inspect(name))
             return s.containers[name]
@@ -127,7 +135,9 @@ public final class FakeRuntime: ContainerRuntime {
         try? await Task.sleep(for: actionTime)
         state.withLock { s in
             body(&s.containers[name]!)
-            if s.containers[name]!.health != nil { s.containers[name]!.health = .init(status: "healthy") }
+            if s.containers[name]!.health != nil {
+                s.containers[name]!.health = .init(status: actionHelps ? "healthy" : "unhealthy")
+            }
             s.containers[name]!.startedAt = Envelope.formatDate(Date())
         }
         end()

@@ -72,9 +72,11 @@ struct SweepDeadlineTests {
             "\(logs.all.map { "\($0.message) \($0.metadata)" })")
         // Given up because of its own deadline (not a refusal). How close to the deadline is a
         // speed question for autoheal-bench (fleet-sweep --silent): under this suite's load the
-        // task that handles the timeout can resume seconds late.
+        // task that handles the timeout can resume seconds late. libcurl keeps time in whole
+        // milliseconds on its own clock, so its 8 s can end a millisecond before ours (CI saw
+        // 7.999 s): the bound allows for that, not for a deadline missed.
         let waited = failure.compactMap { $0.metadata["duration"].flatMap { Double($0.dropLast()) } }
-        #expect(waited.count == 1 && waited[0] >= 8 && waited[0] < 60, "\(waited)")
+        #expect(waited.count == 1 && waited[0] >= 7.99 && waited[0] < 60, "\(waited)")
         // The action was on the answering host.
         let revived = logs.all.first { $0.message == "revived container" }
         #expect(revived?.metadata["host"] == "unix://\(TestEnvironment.dockerSocket)")

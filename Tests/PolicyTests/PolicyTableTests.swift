@@ -133,7 +133,12 @@ struct PolicyTableTests {
         private let refaults: [@Sendable () -> Void]
         private let offset = Locked<Int64>(0)
 
-        init(_ testCase: Case, policy: [String: String] = [:]) throws {
+        /// - Parameter runtime: makes a host's runtime (default: a plain ``FakeRuntime``).
+        init(
+            _ testCase: Case, policy: [String: String] = [:],
+            runtime: @escaping (_ host: String, _ meter: ConcurrencyMeter, _ script: @escaping FakeRuntime.Script) -> FakeRuntime =
+                { FakeRuntime(host: $0, meter: $1, script: $2) }
+        ) throws {
             self.testCase = testCase
             let keys = ["grace_after_start": "0", "backoff_initial": "60", "max_attempts": "3"].merging(policy) { $1 }
             let config = try AutoHealConfig.parse(
@@ -153,7 +158,7 @@ struct PolicyTableTests {
                 testCase.hosts.map { host in
                     let (script, refault) = testCase.script()
                     refaults.append(refault)
-                    let runtime = FakeRuntime(host: host, meter: meter, script: script)
+                    let runtime = runtime(host, meter, script)
                     testCase.setUp(runtime)
                     return runtime
                 })
@@ -314,6 +319,24 @@ struct PolicyTableTests {
         _ = await h.run()
         #expect(h.meter.most == 1)
         #expect(h.runtimes.changes.count == 2)
+    }
+
+    @Test("rolling: a host whose inspect is slower than the first host's whole action waits for it, then holds")
+    func rollingSlowInspect() async throws {
+        // The first host's start does not help; the second host's inspect answers after the
+        // first host's action is done, when nobody was waiting for the slot any more.
+        let h = try Harness(
+            Self.cases[0], policy: ["max_parallel_per_service": "1", "rolling_wait": "1"],
+            runtime: { host, meter, script in
+                FakeRuntime(
+                    host: host, inspectTime: host == Self.control2 ? .milliseconds(300) : .zero, actionHelps: false, meter: meter,
+                    script: script)
+            })
+        _ = await h.run()
+        #expect(h.runtimes.hosts[Self.control]!.changes == [.start("nova_api")])
+        #expect(h.runtimes.hosts[Self.control2]!.changes.isEmpty, "the second host acted while the first was unhealthy")
+        #expect(try h.decisions(.held).contains { $0.host == Self.control && $0.reason.contains("rolling_wait") })
+        #expect(h.notifier.all.contains { $0.contains("stopped rolling actions on nova_api") })
     }
 
     @Test("a burst of allocation_heal requests costs one run and one more, not one each")
