@@ -86,7 +86,7 @@ EOF
 done
 
 now() { date +%s.%N; }
-virsh_ event --all --loop --timestamp --event lifecycle >"$work/events.log" 2>&1 &
+virsh_ event --loop --timestamp --event lifecycle >"$work/events.log" 2>&1 &
 watcher=$!
 # The watcher is ready once it reports a domain defined and undefined for the purpose.
 cat >"$work/probe.xml" <<EOF
