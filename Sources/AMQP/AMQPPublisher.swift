@@ -152,10 +152,20 @@ public final class AMQPPublisher: @unchecked Sendable {
             logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
         }
 
-        /// Connects to the next broker; false (with the back-off set) when that fails.
+        /// Connects to the next broker; false (with the back-off set) when that fails. The
+        /// attempt blocks this thread, so with messages waiting it ends by the earliest one's
+        /// deadline (at least 200 ms): a publish given 3 s does not wait out a connect and a
+        /// handshake of `connectTimeout` each on a broker that is slow to refuse it.
         func connect() -> Bool {
             let server = settings.servers[serverIndex % settings.servers.count]
             serverIndex += 1
+            var settings = settings
+            condition.lock()
+            let earliest = jobs.lazy.map(\.deadline).min()
+            condition.unlock()
+            if let earliest {
+                settings.connectTimeout = max(min(settings.connectTimeout, earliest - .now), .milliseconds(200))
+            }
             do {
                 let c = try AMQPConnection(settings: settings, server: server, topology: topology)
                 try c.enableConfirms()
