@@ -228,7 +228,9 @@ public final class DecisionJournal: Sendable {
                             row.id, Self.databaseTime(row.time), row.payload, row.scope, row.target, row.redelivered, row.outcome,
                             row.duration,
                         ])
-                        lastRun[row.payload + "\u{0}" + row.scope] = row
+                        // The latest run of each payload and scope, whatever order the batch has.
+                        let key = row.payload + "\u{0}" + row.scope
+                        if lastRun[key].map({ $0.time <= row.time }) ?? true { lastRun[key] = row }
                     }
                     for row in lastRun.values {
                         try Self.upsertRun(
@@ -263,6 +265,7 @@ public final class DecisionJournal: Sendable {
             sql: """
                 INSERT INTO run (payload, scope, time, outcome, duration) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(payload, scope) DO UPDATE SET time = excluded.time, outcome = excluded.outcome, duration = excluded.duration
+                WHERE excluded.time >= run.time
                 """
         ).execute(arguments: [payload, scope, databaseTime(time), outcome, duration])
     }
