@@ -4,7 +4,7 @@ import Testing
 
 /// `allocation_heal` end to end: the monitor's schedule, RabbitMQ and the engine against the
 /// real nova-manage and Placement of a Nova lab container, asserted on Placement's own state.
-@Suite("Allocation heal end to end (real nova-manage)", .timeLimit(.minutes(4)))
+@Suite("Allocation heal end to end (real nova-manage)", .ownThreads, .timeLimit(.minutes(4)))
 struct AllocationHealEndToEndTests {
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 

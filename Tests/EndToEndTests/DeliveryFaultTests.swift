@@ -9,7 +9,7 @@ import Testing
 /// Faults injected into real processes: the broker stopped and restarted, the engine killed
 /// with SIGKILL in the middle of a handler, two engines with one killed, an engine that was
 /// down for several periods.
-@Suite("Delivery under faults", .timeLimit(.minutes(4)))
+@Suite("Delivery under faults", .ownThreads, .timeLimit(.minutes(4)))
 struct DeliveryFaultTests {
     static func config(
         in directory: URL, broker: String, vhost: String = "/", control: [String], schedule: Int = 0,

@@ -5,7 +5,7 @@ import Testing
 /// The monitor following Docker events, as processes: with the periodic sweep turned off, a
 /// heal can only come from an event. The monitor and the engine reach Docker through a TCP
 /// proxy the test cuts to break the event stream.
-@Suite("Docker event watching", .timeLimit(.minutes(3)))
+@Suite("Docker event watching", .ownThreads, .timeLimit(.minutes(3)))
 struct EventWatchEndToEndTests {
     @Test func aBrokenEventStreamIsReopenedAndAFaultDuringTheGapIsStillHealed() async throws {
         try await TestEnvironment.requireDocker()

@@ -8,7 +8,7 @@ import Testing
 
 /// Faults of the engine's own machine: the disk under the journal full, a log file that
 /// cannot be opened. Healing goes on; the operator is told.
-@Suite("Hard faults of the engine's machine", .timeLimit(.minutes(3)))
+@Suite("Hard faults of the engine's machine", .ownThreads, .timeLimit(.minutes(3)))
 struct HardFaultTests {
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 

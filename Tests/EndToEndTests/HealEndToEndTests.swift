@@ -4,7 +4,7 @@ import Testing
 
 /// The built autoheal-monitor and autoheal-engine as separate processes, against the real
 /// RabbitMQ and Docker engine, as an operator runs them.
-@Suite("End to end", .timeLimit(.minutes(3)))
+@Suite("End to end", .ownThreads, .timeLimit(.minutes(3)))
 struct HealEndToEndTests {
     /// Control on the TCP port, compute on the unix socket: both listeners of the local engine.
     static func writeConfig(in directory: URL, vhost: String, control: [String], compute: [String]) throws -> String {

@@ -7,7 +7,7 @@ import Testing
 /// compute "host" is reached by the healer through a TCP proxy in front of the Docker API, which
 /// the test cuts; the host failing for Nova is its nova-compute container stopped. The fence is
 /// a script that records its calls.
-@Suite("Compute host failure end to end (real Nova)", .serialized, .timeLimit(.minutes(8)))
+@Suite("Compute host failure end to end (real Nova)", .ownThreads, .serialized, .timeLimit(.minutes(8)))
 struct HostFailureEndToEndTests {
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 

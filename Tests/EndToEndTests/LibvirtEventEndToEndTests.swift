@@ -6,7 +6,7 @@ import Testing
 /// Issue 16: domains woken from libvirt's events, not the sweep. The monitor and the engine
 /// run as daemons with the libvirt sweep off (`libvirt_suspend_wakeup = 0`), on the host's
 /// libvirtd through a `nova_libvirt` container, with real TCG domains.
-@Suite("Libvirt events end to end", .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
+@Suite("Libvirt events end to end", .ownThreads, .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
 struct LibvirtEventEndToEndTests {
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 

@@ -4,7 +4,7 @@ import Testing
 
 /// What operators' log pipelines rely on, with a running daemon: `format = json` gives one JSON
 /// object a line, files are created 0640, and SIGHUP after logrotate moved a file makes a new one.
-@Suite("Log files", .timeLimit(.minutes(2)))
+@Suite("Log files", .ownThreads, .timeLimit(.minutes(2)))
 struct LogFilesEndToEndTests {
     @Test func jsonLinesAndAReopenOnSIGHUP() async throws {
         try await RabbitAdmin.withVhost("logs") { vhost in

@@ -5,7 +5,7 @@ import Testing
 /// `autoheal pause` / `resume` from the CLI against running daemons: nothing is acted on
 /// while paused (the would-be actions are logged), the pause survives an engine restart and
 /// ends by itself; dry run performs no change either.
-@Suite("Maintenance pause", .timeLimit(.minutes(3)))
+@Suite("Maintenance pause", .ownThreads, .timeLimit(.minutes(3)))
 struct PauseEndToEndTests {
     static func config(_ directory: URL, vhost: String, container: String, policy: [String: String] = [:]) throws -> String {
         try TestConfig.write(

@@ -8,7 +8,7 @@ import Testing
 /// paused, nova-manage never runs `--delete` or `heal_allocations`, nova_compute is not
 /// restarted — and each would-be action is logged and journaled; once healing may act again,
 /// each is done and journaled, and Placement itself holds the result.
-@Suite("One policy for every handler", .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
+@Suite("One policy for every handler", .ownThreads, .serialized, .libvirtDomains, .timeLimit(.minutes(4)))
 struct PolicyEndToEndTests {
     enum Mode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case pause = "autoheal pause"

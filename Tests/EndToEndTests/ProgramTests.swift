@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The programs' behaviour at the command line: config problems and the CLI.
-@Suite("Programs")
+@Suite("Programs", .ownThreads)
 struct ProgramTests {
     @Test(arguments: ["autoheal-engine", "autoheal-monitor", "autoheal"])
     func missingConfigIsWrittenAsTemplateAndTheProgramExits78(program: String) throws {

@@ -11,7 +11,7 @@ import Testing
 /// with quorum queues: the node leading the queues killed in the middle of a burst, a node
 /// partitioned away and healed. Exactly once is read from the engine's journal, by request id.
 /// The suites share one cluster and cut it up, so they run one after the other.
-@Suite("RabbitMQ cluster", .serialized, .timeLimit(.minutes(6)))
+@Suite("RabbitMQ cluster", .ownThreads, .serialized, .timeLimit(.minutes(6)))
 struct RabbitClusterTests {
     struct Daemons {
         let directory: URL

@@ -6,7 +6,7 @@ import Testing
 /// The state engines share on the broker's stream, with the built daemons: it is complete
 /// and ordered whatever its length, poison in it is ignored, and only configured targets are
 /// acted on; a back-off ends with an action, not with the next sweep.
-@Suite("Shared state and targets", .timeLimit(.minutes(4)))
+@Suite("Shared state and targets", .ownThreads, .timeLimit(.minutes(4)))
 struct SharedStateEndToEndTests {
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
     static func count(_ text: String, in url: URL) -> Int { read(url).components(separatedBy: text).count - 1 }

@@ -5,7 +5,7 @@ import Testing
 
 /// The daemons' /metrics and /healthz, scraped over HTTP while they heal a container and
 /// while their broker (a private node of the test's own) is stopped and started again.
-@Suite("Metrics and health endpoints", .timeLimit(.minutes(3)))
+@Suite("Metrics and health endpoints", .ownThreads, .timeLimit(.minutes(3)))
 struct TelemetryEndToEndTests {
     static func get(_ url: String) async -> HTTPResponse? {
         try? await TestEnvironment.http.execute(HTTPRequest(url: url, timeout: .seconds(3), connectTimeout: .seconds(1)))

@@ -7,7 +7,7 @@ import Messaging
 import Testing
 
 /// Against the real RabbitMQ started by scripts/start-services.sh, one vhost per test.
-@Suite("Broker", .timeLimit(.minutes(2)))
+@Suite("Broker", .ownThreads, .timeLimit(.minutes(2)))
 struct BrokerTests {
     static func settings(_ vhost: String, password: String = "guest") -> AMQPSettings {
         TestEnvironment.brokerSettings(vhost, password: password)

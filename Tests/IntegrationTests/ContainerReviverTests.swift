@@ -23,7 +23,7 @@ final class CountingNotifier: Notifier, @unchecked Sendable {
     }
 }
 
-@Suite("Container reviver", .timeLimit(.minutes(3)))
+@Suite("Container reviver", .ownThreads, .timeLimit(.minutes(3)))
 struct ContainerReviverTests {
     static func reviver(
         control: [String], containers: [String], hosts: String = "unix:///var/run/docker.sock", attempts: Int = 3, extra: String = "",

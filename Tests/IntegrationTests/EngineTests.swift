@@ -22,7 +22,7 @@ actor RecordingHandler: PayloadHandler {
 }
 
 /// The engine's consume → decode → dispatch → ack path against the real RabbitMQ.
-@Suite("Engine dispatch", .timeLimit(.minutes(2)))
+@Suite("Engine dispatch", .ownThreads, .timeLimit(.minutes(2)))
 struct EngineTests {
     /// Runs a HealEngine with recording handlers for the duration of `body`.
     static func withEngine(

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Testing
 
 /// The journal keeps `[engine] journal_days` while the engine runs, not only when it starts.
-@Suite("Journal retention")
+@Suite("Journal retention", .ownThreads)
 struct JournalPrunerTests {
     @Test func oldDecisionsArePrunedWhileRunning() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-prune-\(UUID().uuidString)").path

@@ -12,7 +12,7 @@ import Testing
 /// through a `nova_libvirt` test container running the host's virsh over a bind-mounted
 /// /run/libvirt. Serialized: the waker sees every domain of the host, so these tests must
 /// not see each other's.
-@Suite("Libvirt wake-up", .serialized, .libvirtDomains, .timeLimit(.minutes(3)))
+@Suite("Libvirt wake-up", .ownThreads, .serialized, .libvirtDomains, .timeLimit(.minutes(3)))
 struct LibvirtWakerTests {
     struct Fixture {
         let libvirtContainer: String

@@ -13,7 +13,7 @@ import Testing
 /// Placement itself. The one exit the real tool cannot be made to give here — 1, "max count
 /// reached", which needs `--max-count`, a flag the healer never passes — is covered by the
 /// in-memory tests of the policy instead.
-@Suite("Placement allocation heal (real nova-manage)", .timeLimit(.minutes(3)))
+@Suite("Placement allocation heal (real nova-manage)", .ownThreads, .timeLimit(.minutes(3)))
 struct PlacementAllocationHealerTests {
     struct Fixture {
         let lab: NovaLabContainer

@@ -9,7 +9,7 @@ import Testing
 
 /// Rolling across controllers: the same service on two Docker engines (the main one and a
 /// private one standing in for a second controller).
-@Suite("Rolling across controllers", .timeLimit(.minutes(3)))
+@Suite("Rolling across controllers", .ownThreads, .timeLimit(.minutes(3)))
 struct RollingTests {
     static func reviver(hosts: [String], container: String, rollingWait: Int, logs: LogCapture, notifier: any Notifier = SilentNotifier())
         throws

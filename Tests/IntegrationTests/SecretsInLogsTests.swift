@@ -8,7 +8,7 @@ import Testing
 
 /// A webhook URL carries a token (Slack, Mattermost): it must never reach a log line or an
 /// error, whatever goes wrong with the webhook.
-@Suite("Secrets stay out of logs")
+@Suite("Secrets stay out of logs", .ownThreads)
 struct SecretsInLogsTests {
     @Test func anUnreachableWebhookIsReportedWithItsURLMasked() async throws {
         let capture = LogCapture()

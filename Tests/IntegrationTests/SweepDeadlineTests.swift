@@ -7,7 +7,7 @@ import Testing
 
 /// A sweep across hosts where one host never answers: a TCP port that accepts connections
 /// (the kernel completes the handshake) and never says a word.
-@Suite("Sweep deadlines", .timeLimit(.minutes(2)))
+@Suite("Sweep deadlines", .ownThreads, .timeLimit(.minutes(2)))
 struct SweepDeadlineTests {
     /// A listening socket that never accepts or answers; closed on deinit.
     final class SilentListener: @unchecked Sendable {

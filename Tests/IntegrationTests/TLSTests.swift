@@ -10,7 +10,7 @@ import Testing
 
 /// TLS to the Docker hosts (dockerd --tlsverify) and to RabbitMQ (an AMQPS listener), with
 /// certificates made by openssl in the test.
-@Suite("TLS to Docker and RabbitMQ", .timeLimit(.minutes(3)))
+@Suite("TLS to Docker and RabbitMQ", .ownThreads, .timeLimit(.minutes(3)))
 struct TLSTests {
     @Test func theReviverHealsThroughDockerWithTLSAndIsRefusedWithoutAClientCertificate() async throws {
         try await TestEnvironment.requireDocker()
