@@ -4,7 +4,7 @@ import Testing
 
 /// `allocation_heal` end to end: the monitor's schedule, RabbitMQ and the engine against the
 /// real nova-manage and Placement of a Nova lab container, asserted on Placement's own state.
-@Suite("Allocation heal end to end (real nova-manage)", .ownThreads, .timeLimit(.minutes(4)))
+@Suite("Allocation heal end to end (real nova-manage)", .ownThreads, .timeLimit(.minutes(6)))
 struct AllocationHealEndToEndTests {
     static func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 
@@ -65,7 +65,7 @@ struct AllocationHealEndToEndTests {
         try await Self.withRun("heal") { r in
             let first = try r.lab.orphan(), second = try r.lab.orphan()
             let server = try r.lab.instanceWithoutAllocations()
-            try await waitUntil("Placement to be healed", timeout: .seconds(120), every: .seconds(1)) {
+            try await waitUntil("Placement to be healed", timeout: .seconds(180), every: .seconds(1)) {
                 try r.lab.allocations(first.consumer).isEmpty && r.lab.allocations(second.consumer).isEmpty
                     && r.lab.allocations(server.instance) == [server.provider: ["VCPU": 1, "MEMORY_MB": 512]]
             }
@@ -133,7 +133,7 @@ struct AllocationHealEndToEndTests {
             #expect(!r.control.contains("audit --delete done"))
             try DockerCLI.run(["start", r.lab.name])
             try DockerCLI.run(["exec", r.lab.name, "mv", "/usr/bin/nova-manage.gone", "/usr/bin/nova-manage"])
-            try await waitUntil("the orphan to be deleted", timeout: .seconds(120), every: .seconds(1)) {
+            try await waitUntil("the orphan to be deleted", timeout: .seconds(180), every: .seconds(1)) {
                 (try? r.lab.allocations(orphan.consumer))?.isEmpty == true  // Placement starts again with the container
             }
         }

@@ -121,7 +121,7 @@ struct HostFailureEndToEndTests {
             #expect(c.webhook.bodies.filter { $0.contains("nothing is evacuated") }.count == 1)
 
             // The allocation left on compute-1's provider is found and deleted by allocation_heal.
-            try await waitUntil("allocation_heal to delete what the evacuation left", timeout: .seconds(120), every: .seconds(1)) {
+            try await waitUntil("allocation_heal to delete what the evacuation left", timeout: .seconds(180), every: .seconds(1)) {
                 try await c.nova.allocations(server).count == 1 && c.nova.audit().exitCode == 0
             }
             #expect(
