@@ -44,9 +44,12 @@ public final class AMQPConsumer: Sendable {
         var deliveriesStopped = false
         var connected = false
         var lastError: String? = nil
+        /// The thread has stopped taking settlements (set with the last drain of them).
         var done = false
-        var doneWaiters: [CheckedContinuation<Void, Never>] = []
     }
+
+    /// Set when the consumer thread has stopped (connection closed, ``deliveries`` ended).
+    private let stopped = AsyncFlag()
 
     public let deliveries: AsyncStream<AMQPDelivery>
     private let continuation: AsyncStream<AMQPDelivery>.Continuation
@@ -114,14 +117,9 @@ public final class AMQPConsumer: Sendable {
     /// requeues whatever was delivered but not acked) and ends ``deliveries``.
     public func stop() async {
         shared.withLock { $0.stopping = true }
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let done = shared.withLock { s -> Bool in
-                if s.done { return true }
-                s.doneWaiters.append(waiter)
-                return false
-            }
-            if done { waiter.resume() }
-        }
+        // Not cancellable: the thread stops soon after `stopping`, and the caller's next step
+        // (the connection's end) needs it stopped.
+        _ = await Task { await stopped.wait() }.value
     }
 
     // MARK: - The consumer thread
@@ -189,14 +187,14 @@ public final class AMQPConsumer: Sendable {
                 connection?.close()
                 connection = nil
                 continuation.finish()
-                let (waiters, late) = shared.withLock { s in
+                let late = shared.withLock { s in
                     s.connected = false
                     s.done = true
-                    defer { (s.doneWaiters, s.settlements) = ([], []) }
-                    return (s.doneWaiters, s.settlements)
+                    defer { s.settlements = [] }
+                    return s.settlements
                 }
                 for item in late { item.sent?.resume() }
-                for waiter in waiters { waiter.resume() }
+                stopped.set()
                 return
             }
 

@@ -42,7 +42,8 @@ public final class AMQPPublisher: @unchecked Sendable {
     private var dropped = 0
     private let maxBacklog: Int
     private let connected = Locked(false)
-    private let finished = Locked<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    /// Set when the thread has stopped and closed the connection.
+    private let finished = AsyncFlag()
 
     public init(settings: AMQPSettings, topology: AMQPTopology, maxBacklog: Int = 1000, logger: Logger) {
         self.maxBacklog = max(maxBacklog, 1)
@@ -78,14 +79,9 @@ public final class AMQPPublisher: @unchecked Sendable {
     /// Stops the thread, failing messages not yet confirmed, and closes the connection.
     public func shutdown() async {
         requestStop()
-        await withCheckedContinuation { continuation in
-            let done = finished.withLock { state -> Bool in
-                if state.done { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        // Not cancellable: the thread fails what is left and closes the connection soon after
+        // the stop request, and the caller may free what the thread still uses.
+        _ = await Task { await finished.wait() }.value
     }
 
     private func enqueue(_ job: Job) -> Bool {
@@ -215,12 +211,7 @@ public final class AMQPPublisher: @unchecked Sendable {
                 for job in left { job.continuation.resume(returning: .failure(AMQPError(.shutdown, "publisher shut down"))) }
                 connection?.close()
                 connected.withLock { $0 = false }
-                let waiters = finished.withLock { state in
-                    state.done = true
-                    defer { state.waiters.removeAll() }
-                    return state.waiters
-                }
-                for waiter in waiters { waiter.resume() }
+                finished.set()
                 return
             }
 

@@ -353,7 +353,7 @@ public final class DockerClient: Sendable {
             request.headers.append(("Content-Type", "application/json"))
         }
         let queued = ContinuousClock.now
-        await inFlight.acquire()
+        guard await inFlight.acquire() else { throw .docker(.cancelled(host: host)) }
         defer { inFlight.release() }
         // A request that waited its turn behind one that found the host unreachable or
         // silent fails the same way at once: one dead host costs a sweep one deadline, not one

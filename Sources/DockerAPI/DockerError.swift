@@ -12,6 +12,8 @@ public enum DockerError: Error, Equatable, CustomStringConvertible {
     case badResponse(host: String, detail: String)
     /// A command run by exec did not finish in time (it may still run in the container).
     case execTimedOut(host: String, container: String, command: String, after: Duration)
+    /// The calling task was cancelled (the daemon is stopping) before the call was sent.
+    case cancelled(host: String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum DockerError: Error, Equatable, CustomStringConvertible {
         case .badResponse(let h, let d): "unexpected answer from Docker on \(h): \(d)"
         case .execTimedOut(let h, let c, let cmd, let after):
             "`\(cmd)` in \(c) on \(h) did not finish within \(after) (it may still be running there)"
+        case .cancelled(let h): "call to Docker on \(h) not sent: cancelled while waiting for its turn"
         }
     }
 }

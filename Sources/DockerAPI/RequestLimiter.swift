@@ -4,41 +4,25 @@ import Locking
 /// requests in flight to one Docker host, so a sweep of many containers does not open a
 /// connection per container on a small host.
 final class RequestLimiter: Sendable {
-    private struct State {
-        var available: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state: Locked<State>
+    /// Places free.
+    private let free: AsyncCondition<Int>
 
     init(limit: Int) {
-        state = Locked(State(available: max(limit, 1)))
+        free = AsyncCondition(max(limit, 1))
     }
 
-    /// Returns once a place is free (taking it).
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { s -> Bool in
-                if s.available > 0 {
-                    s.available -= 1
-                    return true
-                }
-                s.waiters.append(continuation)
-                return false
-            }
-            if ready { continuation.resume() }
-        }
+    /// Returns once a place is free, taking it; false (nothing taken) if the task was
+    /// cancelled first.
+    func acquire() async -> Bool {
+        await free.wait { free -> Void? in
+            guard free > 0 else { return nil }
+            free -= 1
+            return ()
+        } != nil
     }
 
-    /// Gives the place to the next waiter, or frees it.
+    /// Gives the place back, to the next waiter if there is one.
     func release() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.waiters.isEmpty {
-                s.available += 1
-                return nil
-            }
-            return s.waiters.removeFirst()
-        }
-        next?.resume()
+        free.update { $0 += 1 }
     }
 }

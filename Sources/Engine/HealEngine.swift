@@ -143,6 +143,11 @@ public struct HealEngine: Service {
         let clock = ContinuousClock()
         let started = clock.now
         let outcome = await handlers.handler(for: request.payload).handle(request)
+        guard !Task.isCancelled else {
+            // Waits end early when the engine is cancelled: the handler may not have finished.
+            logger.notice("stopped before the handler finished: not acked, the broker hands the message out again", metadata: log)
+            return
+        }
         await ledger.markHandled(request)
         if let journal {
             let elapsed = clock.now - started

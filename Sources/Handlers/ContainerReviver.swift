@@ -96,14 +96,14 @@ public final class ContainerReviver: PayloadHandler {
     /// have looked before the fault); a sweep leaves the target to it.
     private func revive(_ target: TargetKey, request: Envelope, logger: Logger) async -> HandlerOutcome {
         if request.target != nil {
-            await claims.claimWhenFree(target)
-        } else if !(await claims.claim(target)) {
+            guard await claims.claimWhenFree(target) else { return HandlerOutcome(checked: 1, skipped: 1) }
+        } else if !claims.claim(target) {
             logger.debug(
                 "already being handled by another request", metadata: ["host": "\(target.host)", "container": "\(target.container)"])
             return HandlerOutcome(checked: 1, skipped: 1)
         }
         let outcome = await reviveClaimed(target, scope: request.scope, logger: logger)
-        await claims.release(target)
+        claims.release(target)
         return outcome
     }
 

@@ -69,14 +69,17 @@ public final class LibvirtWaker: PayloadHandler {
             var logger = logger
             logger[metadataKey: "domain"] = "\(uuid)"
             if only != nil {
-                await claims.claimWhenFree(target)
-            } else if !(await claims.claim(target)) {
+                guard await claims.claimWhenFree(target) else {
+                    outcome = outcome + HandlerOutcome(checked: 1, skipped: 1)
+                    continue
+                }
+            } else if !claims.claim(target) {
                 logger.debug("already being handled by another request")
                 outcome = outcome + HandlerOutcome(checked: 1, skipped: 1)
                 continue
             }
             let result = await wake(target, uuid: uuid, logger: logger)
-            await claims.release(target)
+            claims.release(target)
             outcome = outcome + result.outcome
             if result.attempted { attempted += 1 }
             if result.changed { changed += 1 }

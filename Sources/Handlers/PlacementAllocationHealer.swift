@@ -40,14 +40,19 @@ public final class PlacementAllocationHealer: PayloadHandler {
     }
 
     public func handle(_ request: Envelope) async -> HandlerOutcome {
-        guard await runs.enter() == .run else {
+        switch await runs.enter() {
+        case .run: break
+        case .covered:
             logger.info(
                 "covered by an allocation heal run that started after this request arrived: not run again",
                 metadata: ["request": "\(request.id)"])
             return HandlerOutcome()
+        case .cancelled:
+            logger.notice("stopping while waiting for the allocation heal run in flight: not run", metadata: ["request": "\(request.id)"])
+            return HandlerOutcome(skipped: 1)
         }
         let outcome = await runOnce(request)
-        await runs.leave()
+        runs.leave()
         return outcome
     }
 

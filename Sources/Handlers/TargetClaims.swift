@@ -1,25 +1,28 @@
 import AutoHealCore
+import Locking
 
 /// Which targets requests are working on, so two requests (a sweep and a targeted one, or
 /// two sweeps) never look at and act on one target at once. A sweep leaves a claimed target
 /// to the request that has it; a targeted request waits and looks again afterwards, since
 /// the other may have looked before the fault.
-actor TargetClaims {
-    private var inFlight: Set<TargetKey> = []
-    private var waiters: [TargetKey: [CheckedContinuation<Void, Never>]] = [:]
+final class TargetClaims: Sendable {
+    private let inFlight = AsyncCondition(Set<TargetKey>())
 
     /// Takes the target; false if another request has it.
-    func claim(_ target: TargetKey) -> Bool { inFlight.insert(target).inserted }
+    func claim(_ target: TargetKey) -> Bool {
+        inFlight.update { $0.insert(target).inserted }
+    }
 
-    /// Takes the target, waiting while another request has it.
-    func claimWhenFree(_ target: TargetKey) async {
-        while !inFlight.insert(target).inserted {
-            await withCheckedContinuation { waiters[target, default: []].append($0) }
-        }
+    /// Takes the target, waiting while another request has it; false (not taken) if the
+    /// task was cancelled first.
+    func claimWhenFree(_ target: TargetKey) async -> Bool {
+        await inFlight.wait { $0.insert(target).inserted ? () : nil } != nil
     }
 
     func release(_ target: TargetKey) {
-        inFlight.remove(target)
-        waiters.removeValue(forKey: target)?.forEach { $0.resume() }
+        inFlight.update { _ = $0.remove(target) }
     }
+
+    /// Tasks waiting now.
+    var waiting: Int { inFlight.waiting }
 }

@@ -132,10 +132,15 @@ public final class PolicyExecutor: Sendable {
         // 4. Rolling slots.
         if let held = await heldRefusal(action, logger: logger) { return held }
         if let service = action.service { await state.addPending(service) }
-        let waited = await slots.acquire(action.service, limit: action.serviceLimit)
+        let turn = await slots.acquire(action.service, limit: action.serviceLimit)
         if let service = action.service { await state.removePending(service) }
-        let outcome = await performHoldingSlot(action, waited: waited, logger: logger, revalidate: revalidate, settled: settled)
-        await slots.release(action.service)
+        guard turn != .cancelled else {
+            logger.notice("stopping while the action waited for a rolling slot: not acted")
+            return .refused(.cancelled)
+        }
+        let outcome = await performHoldingSlot(
+            action, waited: turn == .afterWaiting, logger: logger, revalidate: revalidate, settled: settled)
+        slots.release(action.service)
         return outcome
     }
 
@@ -529,6 +534,9 @@ public enum ActionOutcome: Sendable, Equatable {
         case held(String)
         /// The target was fine again after waiting for a rolling slot.
         case noLongerNeeded
+        /// The engine is stopping (the task was cancelled while it waited for a slot); the
+        /// request is not acked, so it comes again.
+        case cancelled
     }
 }
 
