@@ -153,10 +153,12 @@ struct Dispatch: AsyncParsableCommand {
     @Option(help: "Publishing tasks at once (each waits for its confirm; the publisher pipelines them).") var publishers = 1024
     @Option(help: "[engine] concurrency.") var concurrency = 32
     @Flag(help: "Write each run to a decision journal, as the engine does.") var journal = false
+    @Option(help: "Classic queue version set by a policy on the bench's vhost (2: RabbitMQ 3.10's faster index).")
+    var queueVersion: Int? = nil
 
     func run() async throws {
         let vhost = "autoheal-bench-dispatch"
-        try await Bench.makeVhost(vhost)
+        try await Bench.makeVhost(vhost, queueVersion: queueVersion)
         defer { Task { await Bench.dropVhost(vhost) } }
         let settings = Bench.brokerSettings(vhost: vhost)
         let publisher = HealRequestPublisher(settings: settings, maxBacklog: messages, logger: Bench.silent)
