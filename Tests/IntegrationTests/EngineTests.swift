@@ -21,6 +21,17 @@ actor RecordingHandler: PayloadHandler {
     private func record(_ request: Envelope) { requests.append(request) }
 }
 
+/// Waits for a flag its test sets, the way a handler waits for a rolling slot; counts starts.
+final class ParkedHandler: PayloadHandler {
+    let started = Locked(0)
+    let release = AsyncFlag()
+
+    func handle(_ request: Envelope) async -> HandlerOutcome {
+        started.withLock { $0 += 1 }
+        return await release.wait() ? HandlerOutcome(checked: 1, acted: 1) : HandlerOutcome(checked: 1, skipped: 1)
+    }
+}
+
 /// The engine's consume → decode → dispatch → ack path against the real RabbitMQ.
 @Suite("Engine dispatch", .ownThreads, .timeLimit(.minutes(2)))
 struct EngineTests {
@@ -120,6 +131,35 @@ struct EngineTests {
                 }
             }
             #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: BrokerTests.settings(vhost)).ready == 0)
+        }
+    }
+
+    @Test func aHandlerCutShortByCancellationIsNotAcked() async throws {
+        try await RabbitAdmin.withVhost("cancelled") { vhost in
+            let parked = ParkedHandler()
+            let engine = HealEngine(
+                settings: BrokerTests.settings(vhost), topology: HealTopology.declaration(),
+                handlers: HandlerTable(
+                    containerAutoHeal: RecordingHandler(), allocationHeal: parked, libvirtSuspendWakeup: RecordingHandler(),
+                    computeHostFailure: RecordingHandler()),
+                concurrency: 4, logger: Logger(label: "test.engine"))
+            let running = Task { try await engine.run() }
+            try await waitUntil("the engine to consume") {
+                (try? await RabbitAdmin.queue(Topology.queue(for: .control), vhost: vhost))?.consumers ?? 0 > 0
+            }
+            let publisher = HealRequestPublisher(settings: BrokerTests.settings(vhost), logger: Logger(label: "test"))
+            try await publisher.publish(Envelope(payload: .allocationHeal, scope: .control))
+            await publisher.shutdown()
+            try await waitUntil("the handler to wait its turn") { parked.started.withLock { $0 } == 1 }
+
+            // Torn down (not a graceful stop): the wait ends, the handler returns, no ack.
+            running.cancel()
+            _ = try? await running.value
+            let queue = Topology.queue(for: .control)
+            try await waitUntil("the message back in its queue") {
+                (try? await RabbitAdmin.queue(queue, vhost: vhost)).map { $0?.ready == 1 && $0?.consumers == 0 } ?? false
+            }
+            #expect(try AMQPQueueInspector.counts(of: queue, settings: BrokerTests.settings(vhost)).ready == 1)
         }
     }
 }
