@@ -88,8 +88,10 @@ enum Bench {
         ]
         if let queueVersion {
             calls.append(
-                ("PUT", "/api/policies/\(name)/queue-version",
-                 #"{"pattern":".*","apply-to":"queues","definition":{"queue-version":"# + "\(queueVersion)}}"))
+                (
+                    "PUT", "/api/policies/\(name)/queue-version",
+                    #"{"pattern":".*","apply-to":"queues","definition":{"queue-version":"# + "\(queueVersion)}}"
+                ))
         }
         for (method, path, body) in calls {
             let response = try await http.execute(
