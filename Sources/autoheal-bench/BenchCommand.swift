@@ -96,7 +96,7 @@ struct DockerSweep: AsyncParsableCommand {
         let most = counts.max() ?? 0
         let names = (0..<most).map { String(format: "bench-sweep-%03d", $0) }
         print("creating \(most) containers (busybox, no health check)...")
-        try? Bench.docker(["rm", "-f"] + names)
+        _ = try? Bench.docker(["rm", "-f"] + names)
         for name in names {
             try Bench.docker([
                 "run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1", "autoheal/busybox:latest",

@@ -134,7 +134,7 @@ final class DaemonChild: @unchecked Sendable {
             throw BenchError("no daemon at \(binary): build it first (`swift build -c release`)")
         }
         output = directory + "/" + URL(fileURLWithPath: binary).lastPathComponent + ".out"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--config", config]
         process.standardOutput = FileHandle(forWritingAtPath: output)

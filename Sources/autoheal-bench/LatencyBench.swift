@@ -55,7 +55,7 @@ struct Latency: AsyncParsableCommand {
     func run() async throws {
         guard mode == "events" || mode == "polling" else { throw ValidationError("--mode events|polling") }
         let names = (0..<10).map { String(format: "bench-lat-%02d", $0) }
-        try? Bench.docker(["rm", "-f"] + names)
+        _ = try? Bench.docker(["rm", "-f"] + names)
         for name in names {
             try Bench.docker([
                 "run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1",

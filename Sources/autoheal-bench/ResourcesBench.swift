@@ -80,7 +80,7 @@ struct Resources: AsyncParsableCommand {
     /// Both daemons on the local Docker engine with 8 watched containers, after a 10 s warm-up.
     private func idle() async throws {
         let names = (0..<8).map { String(format: "bench-idle-%02d", $0) }
-        try? Bench.docker(["rm", "-f"] + names)
+        _ = try? Bench.docker(["rm", "-f"] + names)
         for name in names {
             try Bench.docker([
                 "run", "-d", "--name", name, "--network", "none", "--label", "autoheal-bench=1",

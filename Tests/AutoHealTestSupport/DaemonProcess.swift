@@ -24,7 +24,7 @@ public final class DaemonProcess: @unchecked Sendable {
     public init(_ name: String, arguments: [String], outputDirectory: URL) throws {
         self.name = name
         outputPath = outputDirectory.appendingPathComponent("\(name).out").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.executableURL = try Self.binary(name)
         process.arguments = arguments

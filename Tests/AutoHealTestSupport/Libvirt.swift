@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 /// The host's libvirtd (started by scripts/start-services.sh), for the libvirt wake-up tests.
 public enum Libvirt {
@@ -73,7 +74,7 @@ public final class FailingNBDDisk: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         chmod(directory, 0o755)
         let image = directory + "/disk.raw", rules = directory + "/blkdebug.conf"
-        FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20))
+        _ = FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20))
         try "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\n\(transient ? "once = \"on\"\n" : "")"
             .write(toFile: rules, atomically: true, encoding: .utf8)
         stop()
@@ -130,22 +131,21 @@ extension Libvirt {
     static let exclusive = AsyncMutex()
 }
 
-/// A lock for async code: one holder at a time, waiters served in order.
-public actor AsyncMutex {
-    private var held = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+/// A lock for async code: one holder at a time, waiters served in order (on the package's
+/// one waiter primitive).
+public final class AsyncMutex: Sendable {
+    private let held = AsyncCondition(false)
 
     public init() {}
 
-    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
-        if held {
-            await withCheckedContinuation { waiters.append($0) }
-        } else {
+    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        let taken: Void? = await held.wait { held -> Void? in
+            guard !held else { return nil }
             held = true
+            return ()
         }
-        defer {
-            if waiters.isEmpty { held = false } else { waiters.removeFirst().resume() }
-        }
+        guard taken != nil else { throw CancellationError() }
+        defer { held.update { $0 = false } }
         return try await body()
     }
 }

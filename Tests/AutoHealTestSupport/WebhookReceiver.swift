@@ -25,7 +25,7 @@ public final class WebhookReceiver: Sendable {
     /// Starts a receiver on a free port.
     public init() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("webhook") + ".txt").path
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         self.file = file
         server = try await PythonServer(script: Self.script, arguments: [file], name: "webhook receiver")
     }
