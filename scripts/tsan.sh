@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 ensure_swift
 cd "$AUTOHEAL_ROOT"
-suites="${1:-EngineTests|BrokerTests|PolicyTableTests|CheckpointTests|SharedStateTests|RollingTests|ContainerReviverTests|SweepDeadlineTests|JournalPrunerTests|DeliveryFaultTests|EventWatchEndToEndTests|SharedStateEndToEndTests|PauseEndToEndTests|HardFaultTests|HealEndToEndTests}"
+suites="${1:-AsyncConditionTests|EngineTests|BrokerTests|PolicyTableTests|CheckpointTests|SharedStateTests|RollingTests|ContainerReviverTests|SweepDeadlineTests|JournalPrunerTests|DeliveryFaultTests|EventWatchEndToEndTests|SharedStateEndToEndTests|PauseEndToEndTests|HardFaultTests|HealEndToEndTests}"
 scratch="$AUTOHEAL_ROOT/.build-tsan"
 reports="$scratch/reports"
 say "building with -sanitize=thread ($scratch)"
