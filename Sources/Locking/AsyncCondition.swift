@@ -57,13 +57,17 @@ public final class AsyncCondition<State>: @unchecked Sendable {
     }
 
     /// Waits until `condition` returns a value, and returns it; `nil` if the task was
-    /// cancelled first. `condition` runs under the lock, now and after each update, and may
-    /// change the state when it holds (take a slot); it must not when it returns nil.
+    /// cancelled before it held. `condition` runs under the lock, now and after each update,
+    /// and may change the state when it holds (take a slot); it must not when it returns nil.
     public func wait<Value: Sendable>(until condition: @escaping @Sendable (inout State) -> Value?) async -> Value? {
-        let id = storage.withLock { s -> Int in
+        // Holds now (the common case: a free place): no continuation, no cancellation handler.
+        let now = storage.withLock { s -> (value: Value?, id: Int) in
+            if let value = condition(&s.state) { return (value, 0) }
             s.nextID += 1
-            return s.nextID
+            return (nil, s.nextID)
         }
+        if let value = now.value { return value }
+        let id = now.id
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
                 let now: Value?? = storage.withLock { s in
