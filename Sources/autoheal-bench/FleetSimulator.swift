@@ -30,6 +30,8 @@ final class FleetSimulator: @unchecked Sendable {
     private var thread: Thread?
     /// Requests answered, and when the last one was.
     let answered = Atomic<Int>(0)
+    /// Connections accepted and not yet closed.
+    let connections = Atomic<Int>(0)
     private let lastAnswer = Locked<ContinuousClock.Instant?>(nil)
 
     /// - Parameters:
@@ -116,6 +118,7 @@ final class FleetSimulator: @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         buffers.removeValue(forKey: fd)
         close(fd)
+        connections.subtract(1, ordering: .relaxed)
     }
 
     // MARK: - The loop
@@ -150,8 +153,11 @@ final class FleetSimulator: @unchecked Sendable {
 
     private func acceptAll(_ listener: Int32) {
         while true {
+            // Close-on-exec: a daemon the bench starts later must not inherit thousands of them.
             let fd = accept(listener, nil, nil)
             if fd < 0 { return }
+            connections.add(1, ordering: .relaxed)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var yes: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))

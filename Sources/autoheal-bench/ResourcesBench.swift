@@ -150,6 +150,11 @@ struct Resources: AsyncParsableCommand {
             "  engine's line: \(line.split(separator: " ").filter { $0.hasPrefix("duration=") || $0.hasPrefix("checked=") || $0.hasPrefix("failed=") }.joined(separator: " "))"
         )
         engine.stop()
+        // Foundation's Process.run crashed (memmove) while the simulator closed the engine's
+        // thousands of connections on its thread: start the monitor once they are all closed.
+        try await waitFor("the simulated hosts to close the engine's connections", timeout: .seconds(30)) {
+            simulator.connections.load(ordering: .relaxed) == 0
+        }
 
         let monitor = try DaemonChild(binary: bin + "/autoheal-monitor", config: config, directory: directory)
         defer { monitor.stop() }
