@@ -48,9 +48,6 @@ public final class AMQPConsumer: Sendable {
         var done = false
     }
 
-    /// Set when the consumer thread has stopped (connection closed, ``deliveries`` ended).
-    private let stopped = AsyncFlag()
-
     public let deliveries: AsyncStream<AMQPDelivery>
     private let continuation: AsyncStream<AMQPDelivery>.Continuation
     private let settings: AMQPSettings
@@ -60,7 +57,8 @@ public final class AMQPConsumer: Sendable {
     /// Bytes of a body copied out of the connection's buffer (see ``AMQPDelivery/body``).
     public let maximumBodySize: Int
     private let logger: Logger
-    private let shared = Locked(Shared())
+    /// Shared with the consumer thread; ``stop()`` waits on it for `done`.
+    private let shared = AsyncCondition(Shared())
 
     /// Starts consuming `queues` (declared by `topology`) with at most `prefetch` unacked messages.
     /// - Parameter maximumBodySize: bytes of a body copied out of the broker connection's
@@ -82,9 +80,9 @@ public final class AMQPConsumer: Sendable {
     }
 
     /// Whether the consumer holds a live connection right now.
-    public var isConnected: Bool { shared.withLock { $0.connected } }
+    public var isConnected: Bool { shared.value.connected }
     /// The last connection error, if the consumer is not connected.
-    public var lastError: String? { shared.withLock { $0.lastError } }
+    public var lastError: String? { shared.value.lastError }
 
     /// Acknowledges a handled message; returns once the consumer thread wrote the ack to the
     /// broker connection (or found that connection gone: the broker then redelivers it). So a
@@ -97,7 +95,7 @@ public final class AMQPConsumer: Sendable {
 
     private func settle(_ delivery: AMQPDelivery, _ how: Settlement) async {
         await withCheckedContinuation { (sent: CheckedContinuation<Void, Never>) in
-            let stopped = shared.withLock { s -> Bool in
+            let stopped = shared.update { s -> Bool in
                 if s.done { return true }
                 s.settlements.append((delivery.generation, delivery.deliveryTag, how, sent))
                 return false
@@ -110,16 +108,16 @@ public final class AMQPConsumer: Sendable {
     /// Messages that arrive from now on are not handed out; the broker requeues them when
     /// ``stop()`` closes the connection.
     public func stopDeliveries() {
-        shared.withLock { $0.deliveriesStopped = true }
+        shared.update { $0.deliveriesStopped = true }
     }
 
     /// Stops consuming: sends the acks given so far, closes the connection (the broker
     /// requeues whatever was delivered but not acked) and ends ``deliveries``.
     public func stop() async {
-        shared.withLock { $0.stopping = true }
+        shared.update { $0.stopping = true }
         // Not cancellable: the thread stops soon after `stopping`, and the caller's next step
         // (the connection's end) needs it stopped.
-        _ = await Task { await stopped.wait() }.value
+        _ = await Task { await shared.wait { $0.done ? () : nil } }.value
     }
 
     // MARK: - The consumer thread
@@ -138,7 +136,7 @@ public final class AMQPConsumer: Sendable {
             connection = nil
             outstanding = 0
             let delay = backoff.next()
-            shared.withLock {
+            shared.update {
                 $0.connected = false
                 $0.lastError = error.description
             }
@@ -148,7 +146,7 @@ public final class AMQPConsumer: Sendable {
         /// Sends the acks and rejects given so far; every caller waiting for one goes on,
         /// whether it was sent or its connection is gone.
         func settle() throws(AMQPError) {
-            let pending = shared.withLock { s in
+            let pending = shared.update { s in
                 defer { s.settlements.removeAll() }
                 return s.settlements
             }
@@ -177,7 +175,7 @@ public final class AMQPConsumer: Sendable {
 
         var streamFinished = false
         while true {
-            let (stopping, deliveriesStopped) = shared.withLock { ($0.stopping, $0.deliveriesStopped) }
+            let (stopping, deliveriesStopped) = shared.update { ($0.stopping, $0.deliveriesStopped) }
             if deliveriesStopped && !streamFinished {
                 continuation.finish()
                 streamFinished = true
@@ -187,14 +185,13 @@ public final class AMQPConsumer: Sendable {
                 connection?.close()
                 connection = nil
                 continuation.finish()
-                let late = shared.withLock { s in
+                let late = shared.update { s in
                     s.connected = false
                     s.done = true
                     defer { s.settlements = [] }
                     return s.settlements
                 }
                 for item in late { item.sent?.resume() }
-                stopped.set()
                 return
             }
 
@@ -220,7 +217,7 @@ public final class AMQPConsumer: Sendable {
                     generation += 1
                     outstanding = 0
                     backoff.reset()
-                    shared.withLock {
+                    shared.update {
                         $0.connected = true
                         $0.lastError = nil
                     }
@@ -274,7 +271,7 @@ public final class AMQPConsumer: Sendable {
     /// shutting-down engine must not wait up to 30 s for a reconnect it no longer needs).
     private func sleepUnlessStopping(_ delay: Duration) {
         let until = ContinuousClock.now + delay
-        while ContinuousClock.now < until, !shared.withLock({ $0.stopping || $0.deliveriesStopped }) {
+        while ContinuousClock.now < until, !shared.update({ $0.stopping || $0.deliveriesStopped }) {
             Thread.sleep(forTimeInterval: min((until - .now).timeInterval, 0.1))
         }
     }
