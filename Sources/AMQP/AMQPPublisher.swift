@@ -25,6 +25,10 @@ public final class AMQPPublisher: @unchecked Sendable {
         var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<Result<Void, AMQPError>, Never>
         var lastError: AMQPError?
+        /// The last error the broker stated with a reply code (a 406 on a queue declared with
+        /// other arguments, a 403 login): kept when a transport error follows it, so the
+        /// operator's "gave up" names the cause that needs a person, not the last timeout.
+        var lastRefusal: AMQPError?
     }
 
     private let settings: AMQPSettings
@@ -200,8 +204,11 @@ public final class AMQPPublisher: @unchecked Sendable {
 
             for job in expired {
                 let error = job.lastError ?? AMQPError(.timedOut, "no broker confirmed the message in time")
-                job.continuation.resume(
-                    returning: .failure(AMQPError(.timedOut, "gave up publishing to \(job.message.exchange): \(error)")))
+                var text = "gave up publishing to \(job.message.exchange): \(error)"
+                if let refusal = job.lastRefusal, refusal.description != error.description {
+                    text += "; before that the broker refused it: \(refusal)"
+                }
+                job.continuation.resume(returning: .failure(AMQPError(.timedOut, text)))
             }
             if stop {
                 condition.lock()
@@ -298,6 +305,7 @@ public final class AMQPPublisher: @unchecked Sendable {
         condition.lock()
         for i in jobs.indices where inFlightIDs.contains(jobs[i].id) || (inFlightIDs.isEmpty && i == 0) {
             jobs[i].lastError = error
+            if error.code > 0 { jobs[i].lastRefusal = error }
         }
         condition.unlock()
     }

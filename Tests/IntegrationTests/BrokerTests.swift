@@ -83,7 +83,9 @@ struct BrokerTests {
             let publisher = HealRequestPublisher(
                 settings: Self.settings(vhost), topology: HealTopology.declaration(singleActiveConsumer: true), logger: Self.logger)
             await #expect {
-                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(2))
+                // Long enough for one attempt to reach the declare on a loaded machine; the
+                // error names the broker's refusal even when a login timeout came after it.
+                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(6))
             } throws: { error in
                 let text = "\(error)"
                 return text.contains("PRECONDITION_FAILED") && text.contains("x-single-active-consumer")
