@@ -3,7 +3,10 @@
 # libvirt sweep off, a nova_libvirt container on the host's libvirtd, five tiny TCG domains.
 # Ten single faults (one domain stopped by QMP, reason unknown) and a burst of five (all at
 # once); each is timed from just before the QMP stop to the time libvirt itself stamps on the
-# domain's `Resumed` lifecycle event, read by one `virsh event` process of the bench. (Until
+# domain's `Resumed` lifecycle event, read by one `virsh event` process of the bench; and,
+# the healer's own part, from libvirt's stamp on the domain's `Suspended` event to its
+# `Resumed` (the first includes the bench's own `virsh qemu-monitor-command` start-ups: in a
+# burst, five of them at once before the last domain has even paused). (Until
 # 2026-11-30 the bench polled `virsh domstate` every 20 ms instead: fifty virsh start-ups a
 # second on the two cores the engine works on, which slowed the bursts it measured.) Prints
 # p50, p95 and max for each.
@@ -101,15 +104,24 @@ probe_seen() {
 wait_for "the bench's event watcher" 30 probe_seen
 # lines: how many lines the event log has now.
 lines() { wc -l <"$work/events.log"; }
-# resumed NAME AFTER START: seconds from START until libvirt stamped NAME resumed, in a line
-# of the event log after line AFTER.
-resumed() {
+# stamp NAME EVENT AFTER: libvirt's time (epoch seconds) on NAME's first EVENT (Suspended,
+# Resumed) in a line of the event log after line AFTER; waits up to 30 s for it.
+stamp() {
   local deadline=$(( $(date +%s) + 30 )) line
-  until line="$(tail -n +"$(( $2 + 1 ))" "$work/events.log" | grep -m1 -F "for domain '$1': Resumed")"; do
+  until line="$(tail -n +"$(( $3 + 1 ))" "$work/events.log" | grep -m1 -F "for domain '$1': $2")"; do
     (( $(date +%s) < deadline )) || { echo "timeout"; return; }
     sleep 0.02
   done
-  awk -v a="$(date -d "${line%%: event *}" +%s.%N)" -v b="$3" 'BEGIN {printf "%.3f\n", a - b}'
+  date -d "${line%%: event *}" +%s.%N
+}
+# resumed NAME AFTER START: "A B": seconds from START (before the bench's QMP stop) and from
+# libvirt's Suspended stamp until libvirt stamped NAME resumed, after line AFTER of the log.
+resumed() {
+  local up down
+  up="$(stamp "$1" Resumed "$2")"
+  down="$(stamp "$1" Suspended "$2")"
+  [[ "$up" == timeout || "$down" == timeout ]] && { echo "timeout timeout"; return; }
+  awk -v a="$up" -v b="$3" -v c="$down" 'BEGIN {printf "%.3f %.3f\n", a - b, a - c}'
 }
 # woken N: the engine has logged N wake-ups.
 woken() { (( $(grep -c 'domain state after waking' "$work/logs/engine-compute.log") >= $1 )); }
@@ -137,6 +149,9 @@ done
 wait "${stops[@]}"
 burst=()
 for i in 1 2 3 4 5; do burst+=("$(resumed "$prefix-$i" "$from" "$t0")"); done
-echo "single faults (pause -> running again): $(printf '%s\n' "${singles[@]}" | stats)"
-echo "burst of 5 (pause -> running again): $(printf '%s\n' "${burst[@]}" | stats)"
+column() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | stats; }
+echo "single faults (bench's QMP stop sent -> running again): $(column 1 "${singles[@]}")"
+echo "single faults (libvirt's Suspended -> Resumed): $(column 2 "${singles[@]}")"
+echo "burst of 5 (bench's QMP stops sent -> running again): $(column 1 "${burst[@]}")"
+echo "burst of 5 (libvirt's Suspended -> Resumed): $(column 2 "${burst[@]}")"
 echo "woken by the engine: $(grep -c 'woke domain' "$work/logs/engine-compute.log") (15 expected)"
