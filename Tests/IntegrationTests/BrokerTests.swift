@@ -100,6 +100,29 @@ struct BrokerTests {
         }
     }
 
+    /// The broker's refusal (406 with the migration advice) is still named when a login
+    /// that timed out came after it: the second broker of the list accepts and never
+    /// answers, so the last attempt before the deadline is a timeout.
+    @Test func aRefusalIsNamedWhenATimeoutCameAfterIt() async throws {
+        try await RabbitAdmin.withVhost("refusal") { vhost in
+            let created = try await RabbitAdmin.call(
+                "PUT", "/api/queues/\(RabbitAdmin.encode(vhost))/cloud-auto-heal.control", json: ["durable": true] as [String: Any])
+            #expect((200..<300).contains(created.status))
+            let silent = try SilentListener()
+            var settings = Self.settings(vhost)
+            settings.servers.append(AMQPServer(host: "127.0.0.1", port: silent.port))
+            let publisher = HealRequestPublisher(
+                settings: settings, topology: HealTopology.declaration(singleActiveConsumer: true), logger: Self.logger)
+            await #expect {
+                try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(4))
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("PRECONDITION_FAILED") && text.contains("rabbitmqctl delete_queue cloud-auto-heal.control")
+            }
+            await publisher.shutdown()
+        }
+    }
+
     @Test func quorumQueuesCanBeChosen() async throws {
         try await RabbitAdmin.withVhost("quorum") { vhost in
             let publisher = HealRequestPublisher(

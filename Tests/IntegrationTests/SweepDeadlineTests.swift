@@ -9,34 +9,6 @@ import Testing
 /// (the kernel completes the handshake) and never says a word.
 @Suite("Sweep deadlines", .ownThreads, .timeLimit(.minutes(2)))
 struct SweepDeadlineTests {
-    /// A listening socket that never accepts or answers; closed on deinit.
-    final class SilentListener: @unchecked Sendable {
-        let port: Int
-        private let fd: Int32
-
-        init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            self.fd = fd
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0
-                }
-            }
-            guard bound else {
-                close(fd)
-                throw TestSetupError("cannot listen on 127.0.0.1")
-            }
-            port = Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        deinit { close(fd) }
-    }
-
     @Test func aHostThatNeverAnswersDelaysNoOtherHostAndTheSweepEndsAtItsDeadline() async throws {
         try await TestEnvironment.requireDocker()
         let silent = try SilentListener()
