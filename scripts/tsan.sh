@@ -12,7 +12,10 @@
 source "$(dirname "$0")/lib.sh"
 ensure_swift
 cd "$AUTOHEAL_ROOT"
-suites="${1:-AsyncConditionTests|EngineTests|BrokerTests|PolicyTableTests|CheckpointTests|SharedStateTests|RollingTests|ContainerReviverTests|SweepDeadlineTests|JournalPrunerTests|DeliveryFaultTests|EventWatchEndToEndTests|SharedStateEndToEndTests|PauseEndToEndTests|HardFaultTests|HealEndToEndTests}"
+# Whole suite names: a test's identifier is Module.Suite/test(), so ".NAME/" cannot also
+# match AllocationHealEndToEndTests (the Nova lab, too slow under TSan beside the rest) as
+# a bare "HealEndToEndTests" did until 2026-12-02.
+suites="${1:-\.(AsyncConditionTests|EngineTests|BrokerTests|PolicyTableTests|CheckpointTests|SharedStateTests|RollingTests|ContainerReviverTests|SweepDeadlineTests|JournalPrunerTests|DeliveryFaultTests|EventWatchEndToEndTests|SharedStateEndToEndTests|PauseEndToEndTests|HardFaultTests|HealEndToEndTests)/}"
 scratch="$AUTOHEAL_ROOT/.build-tsan"
 reports="$scratch/reports"
 say "building with -sanitize=thread ($scratch)"
