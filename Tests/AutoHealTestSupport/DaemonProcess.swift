@@ -39,6 +39,11 @@ public final class DaemonProcess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// The engine's stop grace in docker-compose.yml (`stop_grace_period: 90s`): on SIGTERM a
+    /// running handler (a nova-manage call of tens of seconds on a loaded machine) finishes
+    /// and acks before the engine exits.
+    public static let engineStopGrace: Duration = .seconds(90)
+
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     /// A daemon that does not exit in time is killed, and the error carries the end of its
     /// output (where its shutdown got stuck).

@@ -36,7 +36,9 @@ public final class NovaLabStack: Sendable {
         // whole Nova left running would slow every later test (CI saw that cascade).
         do {
             for (host, name) in computes { try startCompute(host, name: name) }
-            try await waitUntil("the Nova controller to be healthy", timeout: .seconds(120), every: .milliseconds(500)) {
+            // About 70 s alone; CI at 385fc51 saw over 120 s twice beside the policy suite's lab
+            // (two cores shared with its nova-manage runs).
+            try await waitUntil("the Nova controller to be healthy", timeout: .seconds(240), every: .milliseconds(500)) {
                 try DockerCLI.run(["inspect", "-f", "{{.State.Health.Status}}", self.controller]) == "healthy"
             }
             try await waitUntil("both computes to be up in Nova", timeout: .seconds(120), every: .milliseconds(500)) {
@@ -46,8 +48,10 @@ public final class NovaLabStack: Sendable {
             try discoverHosts()
             _ = try await call("POST", "/flavors", ["flavor": ["name": "lab", "ram": 512, "vcpus": 1, "disk": 1, "id": "lab"]])
         } catch {
+            // The controller's own last words go with the error: the containers are removed next.
+            let said = (try? spawnAndWait(["docker", "logs", "--tail", "40", controller]))?.output ?? "(no logs)"
             for name in [controller] + computes.values { _ = try? DockerCLI.run(["rm", "-f", name]) }
-            throw error
+            throw TestSetupError("\(error); the end of \(controller)'s output:\n\(said)")
         }
     }
 

@@ -35,7 +35,7 @@ struct AllocationHealEndToEndTests {
         /// SIGTERM lets a running nova-manage call finish (up to its command_timeout) before the engine acks and exits.
         func stop() async throws {
             #expect(try await monitor.terminate() == 0)
-            #expect(try await engine.terminate(timeout: .seconds(90)) == 0)
+            #expect(try await engine.terminate(timeout: DaemonProcess.engineStopGrace) == 0)
         }
 
         func remove() {

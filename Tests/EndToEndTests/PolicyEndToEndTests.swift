@@ -176,7 +176,7 @@ struct PolicyEndToEndTests {
             case .pauseFile: try FileManager.default.removeItem(atPath: pauseFile)
             case .dryRun:
                 // SIGTERM lets a running nova-manage call finish before the engine acks and exits.
-                #expect(try await engine.terminate(timeout: .seconds(90)) == 0)
+                #expect(try await engine.terminate(timeout: DaemonProcess.engineStopGrace) == 0)
                 let acting = try cloud.config(vhost: vhost, policy: [:], name: "acting.conf")
                 engine = try DaemonProcess("autoheal-engine", arguments: ["--config", acting], outputDirectory: directory)
             }
@@ -226,8 +226,8 @@ struct PolicyEndToEndTests {
             for row in touched { #expect(done.contains(row), "\(row) in:\n\(done)") }
             // Requests are published every 5 s until all is healed, so an allocation heal run
             // (nova-manage: 20 s a call beside the Nova stack in CI) may be running: it finishes
-            // and is acked before the engine exits, within the 90 s stop grace the compose file gives.
-            #expect(try await engine.terminate(timeout: .seconds(90)) == 0)
+            // and is acked before the engine exits, within the stop grace the compose file gives.
+            #expect(try await engine.terminate(timeout: DaemonProcess.engineStopGrace) == 0)
             #expect(try await monitor.terminate() == 0)
         }
     }
