@@ -158,8 +158,10 @@ struct Dispatch: AsyncParsableCommand {
 
     func run() async throws {
         let vhost = "autoheal-bench-dispatch"
-        try await Bench.makeVhost(vhost, queueVersion: queueVersion)
-        defer { Task { await Bench.dropVhost(vhost) } }
+        try await Bench.withVhost(vhost, queueVersion: queueVersion) { try await measure(vhost: vhost) }
+    }
+
+    private func measure(vhost: String) async throws {
         let settings = Bench.brokerSettings(vhost: vhost)
         let publisher = HealRequestPublisher(settings: settings, maxBacklog: messages, logger: Bench.silent)
         // Targeted requests (distinct targets): none is superseded, every one is dispatched.

@@ -107,6 +107,22 @@ enum Bench {
         }
     }
 
+    /// Runs `body` in a fresh vhost and deletes the vhost afterwards, also when `body` throws
+    /// (a `defer` cannot await the deletion; an unawaited task was cut off at exit).
+    static func withVhost<T>(
+        _ name: String, queueVersion: Int? = nil, _ body: () async throws -> T
+    ) async throws -> T {
+        try await makeVhost(name, queueVersion: queueVersion)
+        do {
+            let result = try await body()
+            await dropVhost(name)
+            return result
+        } catch {
+            await dropVhost(name)
+            throw error
+        }
+    }
+
     static func dropVhost(_ name: String) async {
         _ = try? await http.execute(
             HTTPRequest(

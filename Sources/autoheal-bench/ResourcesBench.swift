@@ -20,8 +20,10 @@ struct Resources: AsyncParsableCommand {
 
     func run() async throws {
         Bench.raiseFileLimit()
-        if seconds > 0 { try await idle() }
-        try await fleet()
+        if seconds > 0 {
+            try await Bench.withVhost("autoheal-bench-idle") { try await idle(vhost: "autoheal-bench-idle") }
+        }
+        try await Bench.withVhost("autoheal-bench-fleet") { try await fleet(vhost: "autoheal-bench-fleet") }
     }
 
     private func writeConfig(_ directory: String, vhost: String, control: [String], containers: [String], events: Bool, sweep: Int) throws
@@ -78,7 +80,7 @@ struct Resources: AsyncParsableCommand {
     }
 
     /// Both daemons on the local Docker engine with 8 watched containers, after a 10 s warm-up.
-    private func idle() async throws {
+    private func idle(vhost: String) async throws {
         let names = (0..<8).map { String(format: "bench-idle-%02d", $0) }
         _ = try? Bench.docker(["rm", "-f"] + names)
         for name in names {
@@ -91,9 +93,6 @@ struct Resources: AsyncParsableCommand {
         defer { _ = try? Bench.docker(["rm", "-f"] + names) }
         let directory = try temporaryDirectory("idle")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let vhost = "autoheal-bench-idle"
-        try await Bench.makeVhost(vhost)
-        defer { Task { await Bench.dropVhost(vhost) } }
         let config = try writeConfig(directory, vhost: vhost, control: ["127.0.0.1:2375"], containers: names, events: true, sweep: 60)
         let engine = try DaemonChild(binary: bin + "/autoheal-engine", config: config, directory: directory)
         let monitor = try DaemonChild(binary: bin + "/autoheal-monitor", config: config, directory: directory)
@@ -109,15 +108,12 @@ struct Resources: AsyncParsableCommand {
     }
 
     /// The engine sweeping the simulated fleet; the monitor following events on every host.
-    private func fleet() async throws {
+    private func fleet(vhost: String) async throws {
         let simulator = try FleetSimulator(hosts: hosts, basePort: basePort, latency: .milliseconds(latencyMs))
         simulator.start()
         defer { simulator.stop() }
         let directory = try temporaryDirectory("fleet")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let vhost = "autoheal-bench-fleet"
-        try await Bench.makeVhost(vhost)
-        defer { Task { await Bench.dropVhost(vhost) } }
         let names = (0..<containers).map { String(format: "svc_%02d", $0) }
         let config = try writeConfig(directory, vhost: vhost, control: simulator.hostEntries, containers: names, events: true, sweep: 0)
         let engine = try DaemonChild(binary: bin + "/autoheal-engine", config: config, directory: directory)
