@@ -52,7 +52,9 @@ struct LibvirtEventEndToEndTests {
             try await waitUntil("the QMP-stopped domain resumed from its event", timeout: .seconds(20)) {
                 (try? Libvirt.state(faulty))?.hasPrefix("running") == true
             }
-            #expect(Self.read(monitorLog).contains("domain suspended in libvirt events: targeted wake-up requested"))
+            try await waitUntil("the monitor's line for the event") {
+                Self.read(monitorLog).contains("domain suspended in libvirt events: targeted wake-up requested")
+            }
 
             // A person pauses a domain: the request comes, the engine leaves it paused.
             try Libvirt.virsh(["suspend", personal])

@@ -54,7 +54,10 @@ struct PauseEndToEndTests {
 
             // It expires by itself.
             try await container.waitFor(status: "running", timeout: .seconds(60))
-            #expect(Self.read(controlLog).contains("revived container host=unix:///var/run/docker.sock container=\(container.name)"))
+            // The line is written once the start returned, after Docker already reports it running.
+            try await waitUntil("the revived line") {
+                Self.read(controlLog).contains("revived container host=unix:///var/run/docker.sock container=\(container.name)")
+            }
 
             // A pause without end lasts until resume.
             #expect(try runProgram("autoheal", ["pause", "--config", config]).status == 0)
