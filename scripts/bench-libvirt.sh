@@ -6,7 +6,9 @@
 # domain's `Resumed` lifecycle event, read by one `virsh event` process of the bench; and,
 # the healer's own part, from libvirt's stamp on the domain's `Suspended` event to its
 # `Resumed` (the first includes the bench's own `virsh qemu-monitor-command` start-ups: in a
-# burst, five of them at once before the last domain has even paused). (Until
+# burst, five of them at once before the last domain has even paused); and from the Suspended
+# stamp until the engine sent the resume (its `woke domain` line minus the call's duration,
+# the "action sent" of the container bench and of issue 16's target). (Until
 # 2026-11-30 the bench polled `virsh domstate` every 20 ms instead: fifty virsh start-ups a
 # second on the two cores the engine works on, which slowed the bursts it measured.) Prints
 # p50, p95 and max for each.
@@ -114,14 +116,32 @@ stamp() {
   done
   date -d "${line%%: event *}" +%s.%N
 }
-# resumed NAME AFTER START: "A B": seconds from START (before the bench's QMP stop) and from
-# libvirt's Suspended stamp until libvirt stamped NAME resumed, after line AFTER of the log.
+# englines: how many lines the engine's compute log has now.
+englines() { wc -l <"$work/logs/engine-compute.log"; }
+# sent UUID AFTER: when the engine sent the resume of UUID (epoch seconds): the time of its
+# first `woke domain` line after line AFTER of its log minus the call's `duration`, as the
+# container bench times "action sent"; waits up to 30 s for the line.
+sent() {
+  local deadline=$(( $(date +%s) + 30 )) line
+  until line="$(tail -n +"$(( $2 + 1 ))" "$work/logs/engine-compute.log" | grep -m1 -E "woke domain.* domain=$1( |$)")"; do
+    (( $(date +%s) < deadline )) || { echo "timeout"; return; }
+    sleep 0.02
+  done
+  local at duration
+  at="$(date -d "${line%% *}" +%s.%N)"
+  duration="$(sed -E 's/.* duration=([0-9.]+)s.*/\1/' <<<"$line")"
+  awk -v a="$at" -v d="$duration" 'BEGIN {printf "%.3f\n", a - d}'
+}
+# resumed NAME UUID AFTER START ENGAFTER: "A B C": seconds from START (before the bench's QMP
+# stop) and from libvirt's Suspended stamp until libvirt stamped NAME resumed, after line
+# AFTER of the event log; and from the Suspended stamp until the engine sent the resume.
 resumed() {
-  local up down
-  up="$(stamp "$1" Resumed "$2")"
-  down="$(stamp "$1" Suspended "$2")"
-  [[ "$up" == timeout || "$down" == timeout ]] && { echo "timeout timeout"; return; }
-  awk -v a="$up" -v b="$3" -v c="$down" 'BEGIN {printf "%.3f %.3f\n", a - b, a - c}'
+  local up down out
+  up="$(stamp "$1" Resumed "$3")"
+  down="$(stamp "$1" Suspended "$3")"
+  out="$(sent "$2" "$5")"
+  [[ "$up" == timeout || "$down" == timeout || "$out" == timeout ]] && { echo "timeout timeout timeout"; return; }
+  awk -v a="$up" -v b="$4" -v c="$down" -v s="$out" 'BEGIN {printf "%.3f %.3f %.3f\n", a - b, a - c, s - c}'
 }
 # woken N: the engine has logged N wake-ups.
 woken() { (( $(grep -c 'domain state after waking' "$work/logs/engine-compute.log") >= $1 )); }
@@ -132,14 +152,16 @@ singles=()
 for i in $(seq 0 9); do
   n=$((i % 5))
   from="$(lines)"
+  efrom="$(englines)"
   t0="$(now)"
   virsh_ qemu-monitor-command "${domains[$n]}" '{"execute":"stop"}' >/dev/null
-  singles+=("$(resumed "$prefix-$((n + 1))" "$from" "$t0")")
+  singles+=("$(resumed "$prefix-$((n + 1))" "${domains[$n]}" "$from" "$t0" "$efrom")")
   # The next fault once the engine has finished with this one (its check after the resume).
   wait_for "the engine's wake-up $((i + 1))" 30 woken $((i + 1))
 done
 say "a burst of five"
 from="$(lines)"
+efrom="$(englines)"
 t0="$(now)"
 stops=()
 for d in "${domains[@]}"; do
@@ -148,10 +170,12 @@ for d in "${domains[@]}"; do
 done
 wait "${stops[@]}"
 burst=()
-for i in 1 2 3 4 5; do burst+=("$(resumed "$prefix-$i" "$from" "$t0")"); done
+for i in 1 2 3 4 5; do burst+=("$(resumed "$prefix-$i" "${domains[$((i - 1))]}" "$from" "$t0" "$efrom")"); done
 column() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | stats; }
 echo "single faults (bench's QMP stop sent -> running again): $(column 1 "${singles[@]}")"
 echo "single faults (libvirt's Suspended -> Resumed): $(column 2 "${singles[@]}")"
 echo "burst of 5 (bench's QMP stops sent -> running again): $(column 1 "${burst[@]}")"
 echo "burst of 5 (libvirt's Suspended -> Resumed): $(column 2 "${burst[@]}")"
+echo "single faults (libvirt's Suspended -> engine's resume sent): $(column 3 "${singles[@]}")"
+echo "burst of 5 (libvirt's Suspended -> engine's resume sent): $(column 3 "${burst[@]}")"
 echo "woken by the engine: $(grep -c 'woke domain' "$work/logs/engine-compute.log") (15 expected)"
