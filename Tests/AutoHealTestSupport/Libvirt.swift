@@ -98,6 +98,8 @@ public final class FailingNBDDisk: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline, Self.listening(port) { usleep(50_000) }
+        // qemu-nbd leaves its pid file when it is terminated; a free port needs none.
+        if !Self.listening(port) { try? FileManager.default.removeItem(atPath: Self.pidFile(port)) }
     }
 
     static func listening(_ port: Int) -> Bool {
