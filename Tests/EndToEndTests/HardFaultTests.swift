@@ -100,7 +100,7 @@ struct HardFaultTests {
             }
             // The container runs before the engine logs that it started it: wait for the line.
             try await waitUntil("the control area's line on stdout", timeout: .seconds(15)) {
-                engine.output.contains("started the container") || engine.output.contains("revived")
+                engine.output.contains("revived container host=unix://\(TestEnvironment.dockerSocket) container=\(container.name) ")
             }
             let stdout = engine.output
             let errors = stdout.split(separator: "\n").filter { $0.contains("ERROR logging cannot open log file") }
