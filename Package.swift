@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.20.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // C: the system libraries and the typed shims over their variadic functions.
@@ -44,7 +45,10 @@ let package = Package(
         // Clients: one thin Swift wrapper per C library, and the Docker API on top of HTTP.
         .target(
             name: "AMQP",
-            dependencies: ["CAMQPShim", "AutoHealCore", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "CAMQPShim", "AutoHealCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]),
         .target(name: "HTTP", dependencies: ["CCurlShim", "Locking"]),
         .target(
             name: "DockerAPI",

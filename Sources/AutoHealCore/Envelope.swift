@@ -23,7 +23,7 @@ public struct Envelope: Sendable, Equatable, Codable {
     public var target: TargetKey?
 
     public init(
-        id: String = UUID().uuidString.lowercased(), payload: Payload, scope: Scope,
+        id: String = Envelope.newID(), payload: Payload, scope: Scope,
         issuedAt: Date = Date(), expiresAt: Date? = nil, target: TargetKey? = nil
     ) {
         self.version = Self.currentVersion
@@ -35,6 +35,28 @@ public struct Envelope: Sendable, Equatable, Codable {
         self.target = target
     }
 
+    /// A random (version 4) UUID in lower case, as `UUID().uuidString.lowercased()` writes
+    /// it, from `getrandom` (Foundation's `UUID()` here opens `/dev/urandom` for each one).
+    public static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in stride(from: 0, to: 16, by: 8) {
+            let word = generator.next() as UInt64
+            for j in 0..<8 { bytes[i + j] = UInt8(truncatingIfNeeded: word >> (j * 8)) }
+        }
+        bytes[6] = bytes[6] & 0x0F | 0x40  // version 4
+        bytes[8] = bytes[8] & 0x3F | 0x80  // RFC 4122 variant
+        let hex = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     enum CodingKeys: String, CodingKey {
         case version, id, payload, scope, target
         case issuedAt = "issued_at"
@@ -43,7 +65,16 @@ public struct Envelope: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        version = try c.decode(Int.self, forKey: .version)
+        // First the version and the payload's name: a request of a later version, or for a
+        // payload this engine does not know, is refused as that, not for a field it lacks.
+        guard let version = try? c.decode(Int.self, forKey: .version) else {
+            throw EnvelopeError.malformed("missing or non-integer \"version\"")
+        }
+        guard version == Self.currentVersion else { throw EnvelopeError.unsupportedVersion(version) }
+        if let name = try? c.decode(String.self, forKey: .payload), Payload(rawValue: name) == nil {
+            throw EnvelopeError.unknownPayload(Self.excerpt(name))
+        }
+        self.version = version
         id = try c.decode(String.self, forKey: .id)
         payload = try c.decode(Payload.self, forKey: .payload)
         scope = try c.decode(Scope.self, forKey: .scope)
@@ -71,25 +102,52 @@ public struct Envelope: Sendable, Equatable, Codable {
         try c.encodeIfPresent(expiresAt.map(Self.formatDate), forKey: .expiresAt)
     }
 
-    /// UTC with milliseconds: `2026-11-22T03:00:00.250Z`.
-    public static func formatDate(_ date: Date) -> String {
-        date.formatted(
-            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(
-                separator: .omitted))
-    }
+    /// UTC with milliseconds: `2026-11-22T03:00:00.250Z` (``WireTime``).
+    public static func formatDate(_ date: Date) -> String { WireTime.format(date) }
 
-    /// Reads ISO 8601 times with or without fractional seconds.
-    public static func parseDate(_ text: String) -> Date? {
-        if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
-        return try? Date.ISO8601FormatStyle().parse(text)
-    }
+    /// Reads ISO 8601 times with or without fractional seconds (``WireTime``).
+    public static func parseDate(_ text: String) -> Date? { WireTime.parse(text) }
 
-    /// The JSON body to publish.
+    /// The JSON body to publish: keys sorted, no spaces, slashes not escaped (what
+    /// `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` writes, written directly:
+    /// the monitor encodes one per request, and the encoder's generic path cost more than
+    /// the publish itself).
     public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a struct of strings, dates and enums cannot fail.
-        return Array(try! encoder.encode(self))
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        func key(_ name: StaticString, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: "\":".utf8)
+        }
+        out.append(UInt8(ascii: "{"))
+        if let expiresAt {
+            key("expires_at", first: true)
+            JSONText.appendString(Self.formatDate(expiresAt), to: &out)
+            key("id")
+        } else {
+            key("id", first: true)
+        }
+        JSONText.appendString(id, to: &out)
+        key("issued_at")
+        JSONText.appendString(Self.formatDate(issuedAt), to: &out)
+        key("payload")
+        JSONText.appendString(payload.rawValue, to: &out)
+        key("scope")
+        JSONText.appendString(scope.rawValue, to: &out)
+        if let target {
+            key("target")
+            out.append(contentsOf: "{\"container\":".utf8)
+            JSONText.appendString(target.container, to: &out)
+            out.append(contentsOf: ",\"host\":".utf8)
+            JSONText.appendString(target.host, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        key("version")
+        out.append(contentsOf: String(version).utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Reads a message body received on the queue of `queueScope`.
@@ -123,26 +181,18 @@ public struct Envelope: Sendable, Equatable, Codable {
         return envelope
     }
 
+    /// One pass of `JSONDecoder`; ``init(from:)`` checks the version and the payload first.
     private static func decodeJSON(_ data: Data) throws(EnvelopeError) -> Envelope {
-        let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw .malformed("not valid JSON")
-        }
-        guard let fields = object as? [String: Any] else { throw .malformed("not a JSON object") }
-        guard let version = fields["version"] as? Int else { throw .malformed("missing or non-integer \"version\"") }
-        guard version == currentVersion else { throw .unsupportedVersion(version) }
-        if let name = fields["payload"] as? String, Payload(rawValue: name) == nil {
-            throw .unknownPayload(excerpt(name))
-        }
-        let decoder = JSONDecoder()
-        do {
-            let envelope = try decoder.decode(Envelope.self, from: data)
+            let envelope = try JSONDecoder().decode(Envelope.self, from: data)
             guard !envelope.id.isEmpty else { throw EnvelopeError.malformed("empty \"id\"") }
             return envelope
         } catch let error as EnvelopeError {
             throw error
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw .malformed("not valid JSON")
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw .malformed("not a JSON object")
         } catch let DecodingError.keyNotFound(key, _) {
             throw .malformed("missing \"\(key.stringValue)\"")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {

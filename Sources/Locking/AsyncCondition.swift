@@ -7,20 +7,28 @@
 /// may take what it found: a slot, a claim), so no newcomer can take a turn that an earlier
 /// waiter could have used. A waiting task that is cancelled stops waiting at once with `nil`.
 public final class AsyncCondition<State>: @unchecked Sendable {
-    private struct Waiter {
-        let id: Int
+    @usableFromInline struct Waiter {
+        @usableFromInline let id: Int
         /// Under the lock: nil while the condition does not hold; else what resumes the task.
-        let attempt: (inout State) -> (() -> Void)?
-        let cancel: () -> Void
+        @usableFromInline let attempt: (inout State) -> (() -> Void)?
+        @usableFromInline let cancel: () -> Void
+
+        @inlinable init(id: Int, attempt: @escaping (inout State) -> (() -> Void)?, cancel: @escaping () -> Void) {
+            self.id = id
+            self.attempt = attempt
+            self.cancel = cancel
+        }
     }
 
-    private struct Storage {
-        var state: State
-        var waiters: [Waiter] = []
-        var nextID = 0
+    @usableFromInline struct Storage {
+        @usableFromInline var state: State
+        @usableFromInline var waiters: [Waiter] = []
+        @usableFromInline var nextID = 0
+
+        @inlinable init(state: State) { self.state = state }
 
         /// Serves every waiter whose condition holds now, in arrival order; returns their wakes.
-        mutating func serveReady() -> [() -> Void] {
+        @inlinable mutating func serveReady() -> [() -> Void] {
             guard !waiters.isEmpty else { return [] }
             var wakes: [() -> Void] = []
             waiters.removeAll { waiter in
@@ -32,21 +40,21 @@ public final class AsyncCondition<State>: @unchecked Sendable {
         }
     }
 
-    private let storage: Locked<Storage>
+    @usableFromInline let storage: Locked<Storage>
 
-    public init(_ state: State) {
+    @inlinable public init(_ state: State) {
         storage = Locked(Storage(state: state))
     }
 
     /// Reads the state (a copy taken under the lock).
-    public var value: State { storage.withLock { $0.state } }
+    @inlinable public var value: State { storage.withLock { $0.state } }
 
     /// Tasks waiting now.
-    public var waiting: Int { storage.withLock { $0.waiters.count } }
+    @inlinable public var waiting: Int { storage.withLock { $0.waiters.count } }
 
     /// Changes the state under the lock, then wakes every waiter whose condition now holds.
     /// Keep `body` short and never `await` in it.
-    @discardableResult
+    @discardableResult @inlinable
     public func update<Result>(_ body: (inout State) -> Result) -> Result {
         let (result, wakes) = storage.withLock { s in
             let result = body(&s.state)
@@ -59,6 +67,7 @@ public final class AsyncCondition<State>: @unchecked Sendable {
     /// Waits until `condition` returns a value, and returns it; `nil` if the task was
     /// cancelled before it held. `condition` runs under the lock, now and after each update,
     /// and may change the state when it holds (take a slot); it must not when it returns nil.
+    @inlinable
     public func wait<Value: Sendable>(until condition: @escaping @Sendable (inout State) -> Value?) async -> Value? {
         // Holds now (the common case: a free place): no continuation, no cancellation handler.
         let now = storage.withLock { s -> (value: Value?, id: Int) in

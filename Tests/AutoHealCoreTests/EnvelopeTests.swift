@@ -24,6 +24,38 @@ struct EnvelopeTests {
         #expect(received == sent)
     }
 
+    @Test func newIDsAreLowerCaseVersion4UUIDs() throws {
+        var seen = Set<String>()
+        for _ in 0..<1000 {
+            let id = Envelope.newID()
+            let uuid = try #require(UUID(uuidString: id))
+            #expect(uuid.uuidString.lowercased() == id)
+            #expect(uuid.uuid.6 >> 4 == 4)
+            #expect(uuid.uuid.8 >> 6 == 0b10)
+            seen.insert(id)
+        }
+        #expect(seen.count == 1000)
+    }
+
+    @Test func writesWhatJSONEncoderWrites() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let odd = "a\"b\\c/d\u{1}\u{8}\u{c}\n\r\t\u{1f}é☃🙂\u{7f}"
+        let envelopes = [
+            Envelope(id: "abc", payload: .allocationHeal, scope: .control, issuedAt: now),
+            Envelope(
+                id: odd, payload: .containerAutoHeal, scope: .compute, issuedAt: now.addingTimeInterval(0.25),
+                expiresAt: now.addingTimeInterval(60.001), target: TargetKey(host: "unix:///var/run/docker.sock", container: odd)),
+            Envelope(
+                payload: .libvirtSuspendWakeup, scope: .compute, issuedAt: now,
+                target: TargetKey(host: "10.0.0.11", container: "3f2c5a4e-0000-4000-8000-000000000001")),
+        ]
+        for envelope in envelopes {
+            #expect(String(decoding: envelope.encoded(), as: UTF8.self) == String(decoding: try encoder.encode(envelope), as: UTF8.self))
+            #expect(try Envelope.decode(envelope.encoded(), queueScope: envelope.scope, now: now) == envelope)
+        }
+    }
+
     @Test(arguments: [
         ("", EnvelopeError.empty),
         ("   ", .empty),
@@ -52,6 +84,24 @@ struct EnvelopeTests {
         ),
         (#"{"version":"1"}"#, .malformed("missing or non-integer \"version\"")),
         ("{not json", .malformed("not valid JSON")),
+        (
+            #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z""#,
+            .malformed("not valid JSON")
+        ),
+        (
+            #"{"version":1,"id":"","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
+            .malformed("empty \"id\"")
+        ),
+        (#"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control"}"#, .malformed("missing \"issued_at\"")),
+        (
+            #"{"version":1,"id":"a","payload":7,"scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#,
+            .malformed("bad value at \"payload\"")
+        ),
+        (#"{"version":1,"id":"a","scope":"control","issued_at":"2027-01-15T08:00:00Z"}"#, .malformed("missing \"payload\"")),
+        (
+            #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z","#
+                + #""target":{"host":"h"}}"#, .malformed("missing \"container\"")
+        ),
         ("[1,2]", .unknownPayload("[1,2]")),
     ])
     func invalidBodiesAreRefusedWithTheirReason(body: String, expected: EnvelopeError) {
