@@ -39,10 +39,11 @@ public struct Envelope: Sendable, Equatable, Codable {
     /// it, from `getrandom` (Foundation's `UUID()` here opens `/dev/urandom` for each one).
     public static func newID() -> String {
         var generator = SystemRandomNumberGenerator()
+        let (high, low) = (generator.next() as UInt64, generator.next() as UInt64)
         var bytes = [UInt8](repeating: 0, count: 16)
-        for i in stride(from: 0, to: 16, by: 8) {
-            let word = generator.next() as UInt64
-            for j in 0..<8 { bytes[i + j] = UInt8(truncatingIfNeeded: word >> (j * 8)) }
+        for j in 0..<8 {
+            bytes[j] = UInt8(truncatingIfNeeded: high >> (j * 8))
+            bytes[8 + j] = UInt8(truncatingIfNeeded: low >> (j * 8))
         }
         bytes[6] = bytes[6] & 0x0F | 0x40  // version 4
         bytes[8] = bytes[8] & 0x3F | 0x80  // RFC 4122 variant
