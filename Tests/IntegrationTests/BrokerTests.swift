@@ -40,6 +40,32 @@ struct BrokerTests {
         }
     }
 
+    /// The broker returns a message that no queue is bound for (every publish is mandatory):
+    /// the publisher sends it again on a fresh connection, which declares the topology again.
+    /// Each message of the batch in flight when the queue went arrives once.
+    @Test func messagesReturnedAsUnroutableArriveOnceWhenTheTopologyIsDeclaredAgain() async throws {
+        try await RabbitAdmin.withVhost("unroutable") { vhost in
+            let settings = Self.settings(vhost)
+            let queue = Topology.queue(for: .control)
+            let publisher = HealRequestPublisher(settings: settings, logger: Self.logger)
+            try await publisher.publish(Envelope(payload: .containerAutoHeal, scope: .control), timeout: .seconds(10))
+            // Someone deletes the queue, and its binding with it, under the connected publisher.
+            let deleted = try await RabbitAdmin.call("DELETE", "/api/queues/\(RabbitAdmin.encode(vhost))/\(queue)")
+            #expect((200..<300).contains(deleted.status), "\(deleted.bodyText)")
+            let sent = (0..<50).map { i in
+                Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "h", container: "c\(i)"))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for envelope in sent { group.addTask { try await publisher.publish(envelope, timeout: .seconds(30)) } }
+                try await group.waitForAll()
+            }
+            await publisher.shutdown()
+            let taken = try await RabbitAdmin.take(100, from: queue, vhost: vhost)
+            let ids = try taken.map { try Envelope.decode(Array($0.body.utf8), queueScope: .control).id }
+            #expect(ids.sorted() == sent.map(\.id).sorted())
+        }
+    }
+
     @Test func unackedMessageIsRedeliveredAndAnAckedOneIsGone() async throws {
         try await RabbitAdmin.withVhost("ack") { vhost in
             let settings = Self.settings(vhost)
