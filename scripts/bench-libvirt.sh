@@ -91,7 +91,9 @@ EOF
 done
 
 now() { date +%s.%N; }
-virsh_ event --loop --timestamp --event lifecycle >"$work/events.log" 2>&1 &
+# virsh itself, not the virsh_ function: a backgrounded function is a subshell, and killing
+# it at the end left this virsh running (one per run until 2026-12-02).
+virsh -q -c qemu:///system event --loop --timestamp --event lifecycle >"$work/events.log" 2>&1 &
 watcher=$!
 # The watcher is ready once it reports a domain defined and undefined for the purpose.
 cat >"$work/probe.xml" <<EOF
@@ -106,14 +108,20 @@ probe_seen() {
 wait_for "the bench's event watcher" 30 probe_seen
 # lines: how many lines the event log has now.
 lines() { wc -l <"$work/events.log"; }
+# first_line FILE AFTER REGEX: the first line after line AFTER of FILE that matches the
+# extended REGEX, waiting up to 30 s for it ("timeout" if it does not come). It follows the
+# file (tail -f, woken by inotify) instead of reading it again every 20 ms: that poll was
+# some 150 process start-ups a second on the two cores the engine and the domains run on,
+# while a burst was being healed. A tail left behind ends at its next line or with the bench.
+first_line() {
+  timeout 30 grep -m1 -E "$3" < <(tail -n +"$(( $2 + 1 ))" -f --pid=$$ "$1") || echo timeout
+}
 # stamp NAME EVENT AFTER: libvirt's time (epoch seconds) on NAME's first EVENT (Suspended,
 # Resumed) in a line of the event log after line AFTER; waits up to 30 s for it.
 stamp() {
-  local deadline=$(( $(date +%s) + 30 )) line
-  until line="$(tail -n +"$(( $3 + 1 ))" "$work/events.log" | grep -m1 -F "for domain '$1': $2")"; do
-    (( $(date +%s) < deadline )) || { echo "timeout"; return; }
-    sleep 0.02
-  done
+  local line
+  line="$(first_line "$work/events.log" "$3" "for domain '$1': $2")"
+  [[ "$line" == timeout ]] && { echo timeout; return; }
   date -d "${line%%: event *}" +%s.%N
 }
 # englines: how many lines the engine's compute log has now.
@@ -122,11 +130,9 @@ englines() { wc -l <"$work/logs/engine-compute.log"; }
 # first `woke domain` line after line AFTER of its log minus the call's `duration`, as the
 # container bench times "action sent"; waits up to 30 s for the line.
 sent() {
-  local deadline=$(( $(date +%s) + 30 )) line
-  until line="$(tail -n +"$(( $2 + 1 ))" "$work/logs/engine-compute.log" | grep -m1 -E "woke domain.* domain=$1( |$)")"; do
-    (( $(date +%s) < deadline )) || { echo "timeout"; return; }
-    sleep 0.02
-  done
+  local line
+  line="$(first_line "$work/logs/engine-compute.log" "$2" "woke domain.* domain=$1( |$)")"
+  [[ "$line" == timeout ]] && { echo timeout; return; }
   local at duration
   at="$(date -d "${line%% *}" +%s.%N)"
   duration="$(sed -E 's/.* duration=([0-9.]+)s.*/\1/' <<<"$line")"
