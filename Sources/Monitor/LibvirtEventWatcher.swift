@@ -16,8 +16,9 @@ import ServiceLifecycle
 /// reads the domain's state and reason and resumes only what `[libvirt] resume_reasons`
 /// allows (a domain a person paused is left alone; one that keeps pausing is backed off and
 /// quarantined). The events come from `virsh event --all --loop --timestamp` run in the
-/// host's `nova_libvirt` container through a Docker exec stream — virsh names the domain, and
-/// `virsh domuuid` (a read) gives its UUID. A stream that breaks or ends is reopened with
+/// host's `nova_libvirt` container through a Docker exec stream — virsh names the domain; its
+/// UUID comes from a name table read once per stream (`virsh list --all --uuid --name`), or
+/// from `virsh domuuid` (a read) for a domain defined since. A stream that breaks or ends is reopened with
 /// capped, jittered back-off, then every domain of that host is checked (`domain:*`): a
 /// suspension during the gap is caught then.
 public final class LibvirtEventWatcher: Service, Sendable {
