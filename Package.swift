@@ -150,7 +150,11 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         // Fast: the policy and every handler against an in-memory runtime, in milliseconds.
         .testTarget(
-            name: "PolicyTests", dependencies: ["Policy", "Handlers", "Journal", "DockerAPI", "NovaAPI", "AutoHealTestSupport"]),
+            name: "PolicyTests",
+            dependencies: [
+                "Policy", "Handlers", "Journal", "DockerAPI", "NovaAPI", "AutoHealTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "HandlersTests", dependencies: ["Handlers", "Policy", "DockerAPI", "Journal", "AutoHealTestSupport"]),
         .testTarget(

@@ -8,7 +8,7 @@ import Foundation
 ///   "target":{"host":"10.0.0.11","container":"nova_api"}}`
 /// (`expires_at` and `target` optional). A bare payload name such as `container_auto_heal`,
 /// as the old monitor sent it, is read as an envelope for the queue's scope with no expiry.
-public struct Envelope: Sendable, Equatable, Codable {
+public struct Envelope: Sendable, Equatable, Decodable {
     public static let currentVersion = 1
     /// Bodies larger than this are refused without being parsed.
     public static let maximumBodySize = 64 * 1024
@@ -39,23 +39,14 @@ public struct Envelope: Sendable, Equatable, Codable {
     /// it, from `getrandom` (Foundation's `UUID()` here opens `/dev/urandom` for each one).
     public static func newID() -> String {
         var generator = SystemRandomNumberGenerator()
-        let (high, low) = (generator.next() as UInt64, generator.next() as UInt64)
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for j in 0..<8 {
-            bytes[j] = UInt8(truncatingIfNeeded: high >> (j * 8))
-            bytes[8 + j] = UInt8(truncatingIfNeeded: low >> (j * 8))
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { bytes in
+            bytes.storeBytes(of: generator.next() as UInt64, toByteOffset: 0, as: UInt64.self)
+            bytes.storeBytes(of: generator.next() as UInt64, toByteOffset: 8, as: UInt64.self)
         }
-        bytes[6] = bytes[6] & 0x0F | 0x40  // version 4
-        bytes[8] = bytes[8] & 0x3F | 0x80  // RFC 4122 variant
-        let hex = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(36)
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(hex[Int(byte >> 4)])
-            text.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        uuid.6 = uuid.6 & 0x0F | 0x40  // version 4
+        uuid.8 = uuid.8 & 0x3F | 0x80  // RFC 4122 variant
+        return UUID(uuid: uuid).uuidString.lowercased()
     }
 
     enum CodingKeys: String, CodingKey {
@@ -92,27 +83,17 @@ public struct Envelope: Sendable, Equatable, Codable {
         expiresAt = try date(.expiresAt)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(version, forKey: .version)
-        try c.encode(id, forKey: .id)
-        try c.encode(payload, forKey: .payload)
-        try c.encode(scope, forKey: .scope)
-        try c.encodeIfPresent(target, forKey: .target)
-        try c.encode(Self.formatDate(issuedAt), forKey: .issuedAt)
-        try c.encodeIfPresent(expiresAt.map(Self.formatDate), forKey: .expiresAt)
-    }
-
     /// UTC with milliseconds: `2026-11-22T03:00:00.250Z` (``WireTime``).
     public static func formatDate(_ date: Date) -> String { WireTime.format(date) }
 
     /// Reads ISO 8601 times with or without fractional seconds (``WireTime``).
     public static func parseDate(_ text: String) -> Date? { WireTime.parse(text) }
 
-    /// The JSON body to publish: keys sorted, no spaces, slashes not escaped (what
-    /// `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` writes, written directly:
-    /// the monitor encodes one per request, and the encoder's generic path cost more than
-    /// the publish itself).
+    /// The JSON body to publish, its one writer: keys sorted, no spaces, slashes not escaped
+    /// (what `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` wrote from an
+    /// `Encodable` envelope until 2026-12-02, checked against it in `EnvelopeTests`; written
+    /// directly because the monitor encodes one per request, and the encoder's generic path
+    /// cost more than the publish itself).
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)

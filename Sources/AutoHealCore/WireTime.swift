@@ -1,14 +1,16 @@
 import Foundation
 
 /// The times of messages and logs: ISO 8601 in UTC with milliseconds,
-/// `2026-11-22T03:00:00.250Z`.
+/// `2026-11-22T03:00:00.250Z`; and the one writer of UTC times by hand, which the journal's
+/// `yyyy-MM-dd HH:mm:ss.SSS` also uses.
 ///
 /// Written and read by hand for the common form: every request the monitor publishes and
 /// the engine reads carries two of them, and `Date.ISO8601FormatStyle` goes through a
-/// calendar each time (a quarter of the cost of encoding an envelope). Anything else (an
-/// offset such as `+02:00`, a year outside 1600–9999: Foundation counts days before the
-/// Gregorian reform of 1582 by the Julian calendar) goes to `ISO8601FormatStyle`, so what is
-/// accepted and what it means is the same as before.
+/// calendar each time (a quarter of the cost of encoding an envelope). The calendar is
+/// libc's (`gmtime_r`, `timegm`). Anything else (an offset such as `+02:00`, a year outside
+/// 1600–9999: Foundation counts days before the Gregorian reform of 1582 by the Julian
+/// calendar) goes to `ISO8601FormatStyle`, so what is accepted and what it means is the same
+/// as before.
 public enum WireTime {
     /// UTC with milliseconds, the fraction truncated: `2026-11-22T03:00:00.250Z`.
     public static func format(_ date: Date) -> String {
@@ -18,27 +20,8 @@ public enum WireTime {
         let whole = interval.rounded(.down)
         // 1600-01-01 to 9999-12-31; outside that (and NaN), the general formatter.
         guard whole >= -12_654_403_200, whole < 252_423_993_600 else { return date.formatted(style) }
-        let milliseconds = min(Int64((interval - whole) * 1_000_000_000) / 1_000_000, 999)
-        let total = (Int64(whole) + referenceDateMilliseconds / 1000) * 1000 + milliseconds
-        let (days, inDay) = floorDivision(total, 86_400_000)
-        let (year, month, day) = civil(fromDays: days)
-        let seconds = Int(inDay / 1000)
-        var text = [UInt8](repeating: 0, count: 24)
-        put(&text, 0, year, digits: 4)
-        text[4] = UInt8(ascii: "-")
-        put(&text, 5, month, digits: 2)
-        text[7] = UInt8(ascii: "-")
-        put(&text, 8, day, digits: 2)
-        text[10] = UInt8(ascii: "T")
-        put(&text, 11, seconds / 3600, digits: 2)
-        text[13] = UInt8(ascii: ":")
-        put(&text, 14, seconds / 60 % 60, digits: 2)
-        text[16] = UInt8(ascii: ":")
-        put(&text, 17, seconds % 60, digits: 2)
-        text[19] = UInt8(ascii: ".")
-        put(&text, 20, Int(inDay % 1000), digits: 3)
-        text[23] = UInt8(ascii: "Z")
-        return String(decoding: text, as: UTF8.self)
+        let milliseconds = min(Int((interval - whole) * 1_000_000_000) / 1_000_000, 999)
+        return text(secondsSince1970: Int64(whole) + referenceDate, milliseconds: milliseconds, separator: "T", suffix: "Z")
     }
 
     /// Reads an ISO 8601 time with or without fractional seconds; nil when it is not one.
@@ -48,8 +31,31 @@ public enum WireTime {
         return try? Date.ISO8601FormatStyle().parse(text)
     }
 
-    /// 2001-01-01T00:00:00Z, `Date`'s reference, in milliseconds since 1970.
-    private static let referenceDateMilliseconds: Int64 = 978_307_200_000
+    /// `YYYY-MM-DD`, `separator`, `HH:MM:SS.mmm`, `suffix`, in UTC (years 0–9999).
+    public static func text(secondsSince1970: Int64, milliseconds: Int, separator: Character, suffix: String) -> String {
+        var seconds = time_t(secondsSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var out = [UInt8](repeating: 0, count: 23)
+        put(&out, 0, Int(parts.tm_year) + 1900, digits: 4)
+        out[4] = UInt8(ascii: "-")
+        put(&out, 5, Int(parts.tm_mon) + 1, digits: 2)
+        out[7] = UInt8(ascii: "-")
+        put(&out, 8, Int(parts.tm_mday), digits: 2)
+        out[10] = separator.asciiValue ?? UInt8(ascii: " ")
+        put(&out, 11, Int(parts.tm_hour), digits: 2)
+        out[13] = UInt8(ascii: ":")
+        put(&out, 14, Int(parts.tm_min), digits: 2)
+        out[16] = UInt8(ascii: ":")
+        put(&out, 17, Int(parts.tm_sec), digits: 2)
+        out[19] = UInt8(ascii: ".")
+        put(&out, 20, milliseconds, digits: 3)
+        out.append(contentsOf: suffix.utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// 2001-01-01T00:00:00Z, `Date`'s reference, in seconds since 1970.
+    private static let referenceDate: Int64 = 978_307_200
 
     private static let style = Date.ISO8601FormatStyle.iso8601.year().month().day().dateSeparator(.dash)
         .time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted)
@@ -73,8 +79,14 @@ public enum WireTime {
         } else if b[19] != 0x5A {
             return nil
         }
-        let days = Self.days(fromCivil: year, month, day)
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - referenceDateMilliseconds / 1000
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let seconds = Int64(timegm(&parts)) - referenceDate
         return Date(timeIntervalSinceReferenceDate: Double(seconds) + fraction)
     }
 
@@ -97,42 +109,11 @@ public enum WireTime {
         }
     }
 
-    private static func floorDivision(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
-        let q = a / b
-        let r = a % b
-        return r < 0 ? (q - 1, r + b) : (q, r)
-    }
-
     private static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    // Days since 1970-01-01 to and from the proleptic Gregorian calendar, after Howard
-    // Hinnant's `days_from_civil` / `civil_from_days` (eras of 400 years, March first).
-
-    static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = Int64((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1)
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shifted = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * shifted + 2) / 5 + 1)
-        let month = Int(shifted < 10 ? shifted + 3 : shifted - 9)
-        let year = Int(yearOfEra + era * 400) + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 }

@@ -246,16 +246,14 @@ public final class DecisionJournal: Sendable {
 
     /// A time as GRDB stores a `Date` ("yyyy-MM-dd HH:mm:ss.SSS", UTC), so rows written
     /// either way read back and compare the same.
+    /// Its milliseconds are those of GRDB's formatter: since 1970, rounded to the nearest
+    /// (rounded down until 2026-12-02, one millisecond off GRDB for half of all times:
+    /// `JournalTimeTests` compares the two).
     static func databaseTime(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let ms = Int(milliseconds - Int64(seconds) * 1000)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(msText)"
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        return WireTime.text(
+            secondsSince1970: seconds, milliseconds: Int(milliseconds - seconds * 1000), separator: " ", suffix: "")
     }
 
     private static func upsertRun(

@@ -51,7 +51,9 @@ struct EnvelopeTests {
                 target: TargetKey(host: "10.0.0.11", container: "3f2c5a4e-0000-4000-8000-000000000001")),
         ]
         for envelope in envelopes {
-            #expect(String(decoding: envelope.encoded(), as: UTF8.self) == String(decoding: try encoder.encode(envelope), as: UTF8.self))
+            #expect(
+                String(decoding: envelope.encoded(), as: UTF8.self)
+                    == String(decoding: try encoder.encode(ReferenceEncoding(envelope: envelope)), as: UTF8.self))
             #expect(try Envelope.decode(envelope.encoded(), queueScope: envelope.scope, now: now) == envelope)
         }
     }
@@ -130,5 +132,34 @@ struct EnvelopeTests {
         #expect(Topology.exchange(for: .control) == "cloud-auto-heal.control")
         #expect(Topology.queue(for: .compute) == "cloud-auto-heal.compute")
         #expect(Topology.routingKey(for: .compute) == "cloud.auto.heal.compute")
+    }
+}
+
+/// The envelope as its `Encodable` conformance wrote it until 2026-12-02, with Foundation's
+/// own ISO 8601 formatter: the reference `encoded()` must match byte for byte.
+private struct ReferenceEncoding: Encodable {
+    let envelope: Envelope
+
+    enum CodingKeys: String, CodingKey {
+        case version, id, payload, scope, target
+        case issuedAt = "issued_at"
+        case expiresAt = "expires_at"
+    }
+
+    static func time(_ date: Date) -> String {
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon)
+                .timeZone(separator: .omitted))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(envelope.version, forKey: .version)
+        try c.encode(envelope.id, forKey: .id)
+        try c.encode(envelope.payload, forKey: .payload)
+        try c.encode(envelope.scope, forKey: .scope)
+        try c.encodeIfPresent(envelope.target, forKey: .target)
+        try c.encode(Self.time(envelope.issuedAt), forKey: .issuedAt)
+        try c.encodeIfPresent(envelope.expiresAt.map(Self.time), forKey: .expiresAt)
     }
 }

@@ -63,10 +63,12 @@ struct WireTimeTests {
         if WireTime.parseUTC(Array(text.utf8)) != nil { #expect(general != nil) }
     }
 
-    @Test func civilDaysRoundTrip() {
-        for days in stride(from: Int64(-800_000), through: 3_000_000, by: 97) {
-            let (y, m, d) = WireTime.civil(fromDays: days)
-            #expect(WireTime.days(fromCivil: y, m, d) == days)
+    @Test func calendarDaysRoundTrip() {
+        // Every 97th day from 1600 to 9999, written (gmtime_r) and read back (timegm).
+        for days in stride(from: Int64(-135_140), through: 2_932_896, by: 97) {
+            let seconds = days * 86_400 + 45_296
+            let text = WireTime.text(secondsSince1970: seconds, milliseconds: 0, separator: "T", suffix: "Z")
+            #expect(WireTime.parseUTC(Array(text.utf8)) == Date(timeIntervalSince1970: Double(seconds)), "\(text)")
         }
     }
 }
