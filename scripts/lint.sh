@@ -6,3 +6,16 @@ ensure_swift
 cd "$AUTOHEAL_ROOT"
 say "swift format lint"
 swift format lint --strict -r Sources Tests Package.swift
+
+# The daemons never load ICU's data (about 4 MB of RSS each, measured in BENCHMARKS.md): no
+# Foundation formatter, locale-aware comparison or CharacterSet-based encoding in the modules
+# they link. JSONEncoder's sorted keys are FoundationEssentials', without ICU. WireTime.swift
+# hands only times it cannot write itself (years before 1600) to Foundation; the CLI and the
+# benchmark may use anything.
+say "no ICU-loading Foundation calls in the daemons' modules"
+if grep -rnE '\.formatted\(|DateFormatter\(|NumberFormatter|String\(format:|addingPercentEncoding|Locale\.current|TimeZone\.current|Calendar\.current|localizedCompare|\.sortedKeys' \
+  Sources --include='*.swift' \
+  | grep -vE '^Sources/(autoheal|autoheal-bench|autoheal-fuzz|FuzzTargets)/|^Sources/AutoHealCore/WireTime\.swift:|^Sources/AutoHealCore/SharedStateMessage\.swift:[0-9]+: *encoder\.outputFormatting|^[^:]+:[0-9]+: *///'; then
+  echo "lint: the lines above load ICU in a daemon (see scripts/lint.sh)" >&2
+  exit 1
+fi

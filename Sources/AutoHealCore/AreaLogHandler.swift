@@ -143,11 +143,9 @@ public struct AreaLogHandler: LogHandler {
         return "\"" + escaped(value, quote: true) + "\""
     }
 
-    static func timestamp() -> String {
-        Date().formatted(
-            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(
-                separator: .omitted))
-    }
+    /// `2026-11-22T03:00:00.250Z`. By hand (``WireTime``): Foundation's formatter would load
+    /// the time zone database and ICU's data into every daemon to write UTC.
+    static func timestamp() -> String { WireTime.format(Date()) }
 }
 
 /// Sets swift-log up for a program of Cloud Auto Heal.

@@ -23,7 +23,7 @@ public struct ContainerObservation: Sendable, Equatable {
     /// time Docker reports for a container never started is nil.
     public static func parseDockerTime(_ text: String?) -> Date? {
         guard let text, text.count >= 19, !text.hasPrefix("0001-") else { return nil }
-        return try? Date.ISO8601FormatStyle().parse(String(text.prefix(19)) + "Z")
+        return WireTime.parse(String(text.prefix(19)) + "Z")
     }
 
     /// A clean stop: exit 0, or 143 after SIGTERM, and not OOM-killed. Likely on purpose.

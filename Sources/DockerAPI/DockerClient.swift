@@ -105,7 +105,7 @@ public final class DockerClient: Sendable {
         let stream: HTTPResponse
         do {
             stream = try await sendRaw(
-                "POST", "/exec/\(id)/start", body: json(["Detach": false, "Tty": false]), timeout: timeout,
+                "POST", "/exec/\(id)/start", body: json(ExecStart()), timeout: timeout,
                 maxResponseBytes: maxOutputBytes + maxOutputBytes / 8 + 4096)
         } catch {
             switch error {
@@ -159,9 +159,8 @@ public final class DockerClient: Sendable {
     public func events(
         containers: [String], actions: [String], since: DockerTimestamp? = nil
     ) async throws(DockerError) -> AsyncThrowingStream<DockerEventItem, any Error> {
-        let filters = ["type": ["container"], "event": actions, "container": containers]
-        let filterText = String(decoding: try! JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys]), as: UTF8.self)
-        var query = "filters=" + (filterText.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? filterText)
+        let filters = String(decoding: json(EventFilters(event: actions, container: containers)), as: UTF8.self)
+        var query = "filters=" + PercentEncoding.encoded(filters)
         if let since { query += "&since=\(since)" }
         let request = try await makeRequest("GET", "/events?" + query, timeout: .zero)
         return decoded(http.stream(request), with: DockerEventDecoder()) { decoder, chunk in decoder.items(in: chunk) }
@@ -176,7 +175,7 @@ public final class DockerClient: Sendable {
     > {
         let id = try await createExec(container, command: command)
         var request = try await makeRequest("POST", "/exec/\(id)/start", timeout: .zero)
-        request.body = json(["Detach": false, "Tty": false])
+        request.body = json(ExecStart())
         request.headers.append(("Content-Type", "application/json"))
         return decoded(http.stream(request), with: ExecLineDecoder()) { decoder, chunk in try decoder.lines(in: chunk) }
     }
@@ -185,7 +184,7 @@ public final class DockerClient: Sendable {
     private func createExec(_ container: String, command: [String]) async throws(DockerError) -> String {
         let create = try await send(
             "POST", "/containers/\(escape(container))/exec",
-            body: json(["Cmd": command, "AttachStdout": true, "AttachStderr": true, "AttachStdin": false, "Tty": false]))
+            body: json(ExecCreate(command: command)))
         switch create.status {
         case 201: break
         case 404: throw .noSuchContainer(host: host, container: container)
@@ -245,9 +244,10 @@ public final class DockerClient: Sendable {
         return request
     }
 
-    private func json(_ object: [String: Any]) -> [UInt8] {
-        // Only strings, booleans and string arrays: serialization cannot fail.
-        Array(try! JSONSerialization.data(withJSONObject: object))
+    /// A request body (``ExecCreate``, ``ExecStart``) or filter: only strings, booleans and
+    /// string arrays, which encoding cannot fail on.
+    private func json(_ value: some Encodable) -> [UInt8] {
+        Array(try! JSONEncoder().encode(value))
     }
 
     private func expectNoContent(_ response: HTTPResponse, container: String, alsoAccept: Set<Int> = []) throws(DockerError) {
@@ -272,9 +272,7 @@ public final class DockerClient: Sendable {
         }
     }
 
-    private func escape(_ name: String) -> String {
-        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
-    }
+    private func escape(_ name: String) -> String { PercentEncoding.encoded(name) }
 
     /// The API version prefix to use, asking the daemon once: concurrent first calls share
     /// one `GET /version`; a failed one is asked again by the next call.
@@ -376,5 +374,40 @@ public final class DockerClient: Sendable {
             }
             throw failure
         }
+    }
+}
+
+/// `GET /events`'s `filters`: container events of these actions and containers.
+private struct EventFilters: Encodable {
+    var type = ["container"]
+    var event: [String]
+    var container: [String]
+}
+
+/// `POST /containers/{name}/exec`: stdout and stderr attached, no stdin, no TTY.
+private struct ExecCreate: Encodable {
+    var command: [String]
+    var attachStdout = true
+    var attachStderr = true
+    var attachStdin = false
+    var tty = false
+
+    enum CodingKeys: String, CodingKey {
+        case command = "Cmd"
+        case attachStdout = "AttachStdout"
+        case attachStderr = "AttachStderr"
+        case attachStdin = "AttachStdin"
+        case tty = "Tty"
+    }
+}
+
+/// `POST /exec/{id}/start`: attached, no TTY.
+private struct ExecStart: Encodable {
+    var detach = false
+    var tty = false
+
+    enum CodingKeys: String, CodingKey {
+        case detach = "Detach"
+        case tty = "Tty"
     }
 }

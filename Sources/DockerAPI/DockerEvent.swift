@@ -119,11 +119,12 @@ public struct DockerTimestamp: Sendable, Hashable, Comparable, CustomStringConve
         return DockerTimestamp(nanosecondsSinceEpoch: min(next.overflow ? .max : next.partialValue, limit))
     }
 
-    /// Seconds from this point to `later`, saturating (for log figures only).
-    public func seconds(until later: DockerTimestamp) -> Double {
+    /// The time from this point to `later`, saturating at the ends of `Int64` nanoseconds (for
+    /// log figures only).
+    public func duration(until later: DockerTimestamp) -> Duration {
         let (delta, overflow) = later.nanosecondsSinceEpoch.subtractingReportingOverflow(nanosecondsSinceEpoch)
-        if overflow { return later.nanosecondsSinceEpoch > nanosecondsSinceEpoch ? .infinity : -.infinity }
-        return Double(delta) / 1e9
+        if overflow { return .nanoseconds(later.nanosecondsSinceEpoch > nanosecondsSinceEpoch ? Int64.max : Int64.min) }
+        return .nanoseconds(delta)
     }
 
     public var description: String {

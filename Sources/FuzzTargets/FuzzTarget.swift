@@ -86,7 +86,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 _ = ContainerFault(action: event.action, attributes: event.attributes)
                 let resume = DockerTimestamp.resuming(after: event.timeNano, now: DockerTimestamp(nanosecondsSinceEpoch: 0))
                 _ = resume.description
-                _ = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano).seconds(until: .now)
+                _ = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano).duration(until: .now)
             }
             index = end
         }

@@ -32,6 +32,11 @@ public enum JournalDecision: String, Sendable, Codable, CaseIterable, DatabaseVa
 /// One decision of the engine about one target, as the journal keeps it.
 public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "decision"
+    /// GRDB's own text for a `Date`, written by ``DecisionJournal/databaseTime(_:)``: GRDB's
+    /// `DateFormatter` would load ICU's data (about 4 MB of RSS) into the engine.
+    public static let databaseDateEncodingStrategy = DatabaseDateEncodingStrategy.custom {
+        DecisionJournal.databaseTime($0)
+    }
 
     public var id: Int64?
     public var time: Date
@@ -158,8 +163,9 @@ public final class DecisionJournal: Sendable {
     @discardableResult
     public func prune(olderThan cutoff: Date) async throws -> Int {
         try await db.write { db in
-            let decisions = try JournalEntry.filter(Column("time") < cutoff).deleteAll(db)
-            try db.execute(sql: "DELETE FROM request WHERE time < ?", arguments: [cutoff])
+            let time = Self.databaseTime(cutoff)
+            let decisions = try JournalEntry.filter(Column("time") < time).deleteAll(db)
+            try db.execute(sql: "DELETE FROM request WHERE time < ?", arguments: [time])
             return decisions + db.changesCount
         }
     }
@@ -245,11 +251,12 @@ public final class DecisionJournal: Sendable {
     }
 
     /// A time as GRDB stores a `Date` ("yyyy-MM-dd HH:mm:ss.SSS", UTC), so rows written
-    /// either way read back and compare the same.
+    /// either way read back and compare the same. Every time the journal writes or compares
+    /// goes through here, never through GRDB's `DateFormatter` (ICU).
     /// Its milliseconds are those of GRDB's formatter: since 1970, rounded to the nearest
     /// (rounded down until 2026-12-02, one millisecond off GRDB for half of all times:
     /// `JournalTimeTests` compares the two).
-    static func databaseTime(_ date: Date) -> String {
+    public static func databaseTime(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         return WireTime.text(
@@ -301,7 +308,7 @@ public final class DecisionJournal: Sendable {
             var request = JournalEntry.all()
             if let host { request = request.filter(Column("host") == host) }
             if let target { request = request.filter(Column("target") == target) }
-            if let since { request = request.filter(Column("time") >= since) }
+            if let since { request = request.filter(Column("time") >= Self.databaseTime(since)) }
             let newest = try request.order(Column("time").desc, Column("id").desc).limit(limit).fetchAll(db)
             return newest.reversed()
         }

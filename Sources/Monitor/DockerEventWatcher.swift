@@ -192,8 +192,8 @@ public final class DockerEventWatcher: Service, Sendable {
             ]
             if let fault { log["fault"] = "\(fault)" }
             if let event {
-                let age = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano).seconds(until: .now)
-                log["event_age"] = "\(String(format: "%.3f", age))s"
+                let age = DockerTimestamp(nanosecondsSinceEpoch: event.timeNano).duration(until: .now)
+                log["event_age"] = "\(age.logDescription)"
             }
             do {
                 try await publisher.publish(envelope, timeout: requestLifetime)

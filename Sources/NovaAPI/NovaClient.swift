@@ -255,9 +255,7 @@ public final class NovaClient: NovaCompute {
         return String(response.bodyText.prefix(500))
     }
 
-    private func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? text
-    }
+    private func escape(_ text: String) -> String { PercentEncoding.encoded(text) }
 }
 
 /// The Keystone v3 password login: the request body, and the token's expiry and compute

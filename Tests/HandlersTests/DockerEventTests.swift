@@ -70,8 +70,10 @@ struct DockerEventTests {
         #expect(capped.nanosecondsSinceEpoch == now.nanosecondsSinceEpoch + 3_600_000_000_000)
         #expect(DockerTimestamp.resuming(after: 5, now: DockerTimestamp(nanosecondsSinceEpoch: .max)).nanosecondsSinceEpoch == 6)
 
-        #expect(DockerTimestamp(nanosecondsSinceEpoch: .max).seconds(until: DockerTimestamp(nanosecondsSinceEpoch: .min)) == -.infinity)
-        #expect(DockerTimestamp(nanosecondsSinceEpoch: 0).seconds(until: now) == 1_763_790_000)
+        #expect(
+            DockerTimestamp(nanosecondsSinceEpoch: .max).duration(until: DockerTimestamp(nanosecondsSinceEpoch: .min))
+                == .nanoseconds(Int64.min))
+        #expect(DockerTimestamp(nanosecondsSinceEpoch: 0).duration(until: now) == .seconds(1_763_790_000))
 
         #expect(DockerTimestamp(nanosecondsSinceEpoch: -999_999_999).description == "-0.999999999")
         #expect(DockerTimestamp(nanosecondsSinceEpoch: .min).description == "-9223372036.854775808")
