@@ -34,8 +34,8 @@ public struct JournalEntry: Sendable, Equatable, Codable, FetchableRecord, Persi
     public static let databaseTableName = "decision"
     /// GRDB's own text for a `Date`, written by ``DecisionJournal/databaseTime(_:)``: GRDB's
     /// `DateFormatter` would load ICU's data (about 4 MB of RSS) into the engine.
-    public static let databaseDateEncodingStrategy = DatabaseDateEncodingStrategy.custom {
-        DecisionJournal.databaseTime($0)
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
+        .custom { DecisionJournal.databaseTime($0) }
     }
 
     public var id: Int64?

@@ -21,4 +21,15 @@ struct JournalTimeTests {
             #expect(DecisionJournal.databaseTime(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
         }
     }
+
+    /// A decision's time is written by the journal too, not by GRDB's `DateFormatter` (which
+    /// loads ICU into the engine). The two differ only before the Gregorian reform (GRDB's
+    /// formatter counts those days by the Julian calendar), so such a time tells them apart.
+    @Test func decisionsAreWrittenWithTheJournalsOwnTimes() throws {
+        let date = Date(timeIntervalSince1970: -30_610_224_000.5)  // 1000-01-01, proleptic Gregorian
+        let entry = JournalEntry(time: date, host: "h", target: "t", seen: "s", decision: .act, reason: "r")
+        let written = try entry.databaseDictionary["time"]
+        #expect(written == DecisionJournal.databaseTime(date).databaseValue)
+        #expect(written != date.databaseValue, "GRDB's own formatter would have written the same text")
+    }
 }
