@@ -9,13 +9,13 @@ swift format lint --strict -r Sources Tests Package.swift
 
 # The daemons never load ICU's data (about 4 MB of RSS each, measured in BENCHMARKS.md): no
 # Foundation formatter, locale-aware comparison or CharacterSet-based encoding in the modules
-# they link. JSONEncoder's sorted keys are FoundationEssentials', without ICU. WireTime.swift
-# hands only times it cannot write itself (years before 1600) to Foundation; the CLI and the
-# benchmark may use anything.
+# they link (ISO8601FormatStyle loads ICU's time zones on any text but the plain UTC form:
+# WireTime reads and writes times by hand). JSONEncoder's sorted keys are
+# FoundationEssentials', without ICU. The CLI and the benchmark may use anything.
 say "no ICU-loading Foundation calls in the daemons' modules"
-if grep -rnE '\.formatted\(|DateFormatter\(|NumberFormatter|String\(format:|addingPercentEncoding|Locale\.current|TimeZone\.current|Calendar\.current|localizedCompare|\.sortedKeys' \
+if grep -rnE '\.formatted\(|ISO8601|DateFormatter\(|NumberFormatter|String\(format:|addingPercentEncoding|Locale\.current|TimeZone\.current|Calendar\.current|localizedCompare|\.sortedKeys' \
   Sources --include='*.swift' \
-  | grep -vE '^Sources/(autoheal|autoheal-bench|autoheal-fuzz|FuzzTargets)/|^Sources/AutoHealCore/WireTime\.swift:|^Sources/AutoHealCore/SharedStateMessage\.swift:[0-9]+: *encoder\.outputFormatting|^[^:]+:[0-9]+: *///'; then
+  | grep -vE '^Sources/(autoheal|autoheal-bench|autoheal-fuzz|FuzzTargets)/|^Sources/AutoHealCore/SharedStateMessage\.swift:[0-9]+: *encoder\.outputFormatting|^[^:]+:[0-9]+: *///'; then
   echo "lint: the lines above load ICU in a daemon (see scripts/lint.sh)" >&2
   exit 1
 fi
