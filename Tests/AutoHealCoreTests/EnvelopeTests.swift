@@ -84,6 +84,15 @@ struct EnvelopeTests {
             #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"yesterday"}"#,
             .malformed("\"issued_at\" is not an ISO 8601 time: \"yesterday\"")
         ),
+        (
+            // A day that does not exist: Foundation read it as 1 March; refused now.
+            #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2026-02-29T08:00:00Z"}"#,
+            .malformed("\"issued_at\" is not an ISO 8601 time: \"2026-02-29T08:00:00Z\"")
+        ),
+        (
+            #"{"version":1,"id":"a","payload":"container_auto_heal","scope":"control","issued_at":"2027-01-15T08:00:00Z","expires_at":"2027-01-15T08:01:00Zjunk"}"#,
+            .malformed("\"expires_at\" is not an ISO 8601 time: \"2027-01-15T08:01:00Zjunk\"")
+        ),
         (#"{"version":"1"}"#, .malformed("missing or non-integer \"version\"")),
         ("{not json", .malformed("not valid JSON")),
         (
