@@ -32,6 +32,8 @@ let package = Package(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // epoll and eventfd, which Glibc's Swift module leaves out.
+        .target(name: "CEpoll"),
 
         // Core: config, payloads, envelope, decisions, logging. No C, no I/O clients.
         // The one lock every shared value is kept under (pthread: ThreadSanitizer sees it).
@@ -49,7 +51,7 @@ let package = Package(
                 "CAMQPShim", "AutoHealCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
-        .target(name: "HTTP", dependencies: ["CCurlShim", "Locking"]),
+        .target(name: "HTTP", dependencies: ["CCurlShim", "CEpoll", "Locking"]),
         .target(
             name: "DockerAPI",
             dependencies: ["HTTP", "AutoHealCore", .product(name: "CoreMetrics", package: "swift-metrics")]),
@@ -128,7 +130,6 @@ let package = Package(
         .executableTarget(name: "autoheal-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"]),
 
         // The benchmark tool (build with -c release): the figures of BENCHMARKS.md.
-        .target(name: "CEpoll"),
         .executableTarget(
             name: "autoheal-bench",
             dependencies: [

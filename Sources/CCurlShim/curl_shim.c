@@ -58,3 +58,14 @@ int cah_curl_multi_next_done(CURLM *multi, CURL **easy, CURLcode *result) {
     }
     return 0;
 }
+
+CURLMcode cah_curl_multi_set_callbacks(CURLM *multi, cah_curl_socket_fn socket_fn, cah_curl_timer_fn timer_fn,
+                                       void *userp) {
+    CURLMcode rc = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_fn);
+    if (rc != CURLM_OK) return rc;
+    rc = curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, userp);
+    if (rc != CURLM_OK) return rc;
+    rc = curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_fn);
+    if (rc != CURLM_OK) return rc;
+    return curl_multi_setopt(multi, CURLMOPT_TIMERDATA, userp);
+}

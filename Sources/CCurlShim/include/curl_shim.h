@@ -25,4 +25,12 @@ void *cah_curl_private(CURL *easy);
 /// easy/result when one is done, 0 when there is none.
 int cah_curl_multi_next_done(CURLM *multi, CURL **easy, CURLcode *result);
 
+/// CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION (curl_multi_setopt is variadic): the
+/// multi handle tells the caller which sockets to watch and when to call it back, so that
+/// a ready socket costs the work of its own transfer, not a walk over every transfer.
+typedef int (*cah_curl_socket_fn)(CURL *easy, curl_socket_t socket, int what, void *userp, void *socketp);
+typedef int (*cah_curl_timer_fn)(CURLM *multi, long timeout_ms, void *userp);
+CURLMcode cah_curl_multi_set_callbacks(CURLM *multi, cah_curl_socket_fn socket_fn, cah_curl_timer_fn timer_fn,
+                                       void *userp);
+
 #endif
