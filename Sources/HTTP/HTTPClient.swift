@@ -112,10 +112,10 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let wakeFD: Int32
 
     // The transfer thread's own state, changed by curl's callbacks during its calls.
-    /// The sockets curl asked to watch, with the events asked for.
-    private var watched: [Int32: UInt32] = [:]
-    /// When curl wants `CURL_SOCKET_TIMEOUT`, in `CLOCK_MONOTONIC` milliseconds; nil for never.
-    private var timerDeadline: Int64? = nil
+    /// The sockets curl asked to watch (registered with epoll).
+    private var watched: Set<Int32> = []
+    /// When curl wants `CURL_SOCKET_TIMEOUT`; nil for never.
+    private var timerDeadline: ContinuousClock.Instant? = nil
 
     init(maxConcurrent: Int) {
         multi = curl_multi_init()!
@@ -176,30 +176,23 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// `_INOUT`), or stop (`CURL_POLL_REMOVE`).
     private func watch(_ socket: Int32, what: Int32) {
         if what == CURL_POLL_REMOVE {
-            if watched.removeValue(forKey: socket) != nil { epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, nil) }
+            if watched.remove(socket) != nil { epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, nil) }
             return
         }
         var event = epoll_event()
         event.events = (what & CURL_POLL_IN != 0 ? EPOLLIN.rawValue : 0) | (what & CURL_POLL_OUT != 0 ? EPOLLOUT.rawValue : 0)
         event.data.fd = socket
-        let operation = watched[socket] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
+        let operation = watched.insert(socket).inserted ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
         if epoll_ctl(epollFD, operation, socket, &event) != 0 {
             // A socket closed without a REMOVE leaves epoll by itself, and its number may come
             // back as a new socket: then the other operation is the right one.
             epoll_ctl(epollFD, operation == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event)
         }
-        watched[socket] = event.events
     }
 
     /// curl's timer callback: call it back in `milliseconds` (0: now), or never (-1).
     private func timerChanged(_ milliseconds: Int) {
-        timerDeadline = milliseconds < 0 ? nil : Self.now() + Int64(milliseconds)
-    }
-
-    private static func now() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
+        timerDeadline = milliseconds < 0 ? nil : .now + .milliseconds(milliseconds)
     }
 
     /// The transfer thread's loop. Returns after ``stop()``, having failed what was left.
@@ -262,17 +255,17 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
 
             // curl's timer (new transfers set it to now), then what finished.
-            if let deadline = timerDeadline, deadline <= Self.now() {
+            if let deadline = timerDeadline, deadline <= .now {
                 timerDeadline = nil
                 curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
             }
             collectDone()
             // Room freed by finished transfers goes to waiting requests before sleeping.
             if buffered < maxConcurrent, waitingStart < waiting.count { continue }
-            if let deadline = timerDeadline, deadline <= Self.now() { continue }
 
-            // Sleep until a socket is ready, curl's timer is due, or a caller wakes us.
-            let timeout = timerDeadline.map { Int32(clamping: max(0, min($0 - Self.now(), 60_000))) } ?? 60_000
+            // Sleep until a socket is ready, curl's timer is due (rounded up to the next
+            // millisecond, so as not to spin), or a caller wakes us.
+            let timeout = timerDeadline.map { Int32(clamping: min(max(($0 - .now).milliseconds + 1, 0), 60_000)) } ?? 60_000
             let count = epoll_wait(epollFD, &events, Int32(events.count), timeout)
             for event in events.prefix(Int(max(count, 0))) {
                 let fd = event.data.fd
