@@ -342,6 +342,12 @@ final class Transfer {
         errorBuffer.initialize(to: 0)
         cah_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         cah_curl_set_string(easy, CURLOPT_URL, request.url)
+        // HTTP and HTTPS only. A URL can come from outside the config (Keystone's catalog);
+        // libcurl would otherwise also read file://, ldap:// or rtmp:// (this one through
+        // GnuTLS, which the images therefore leave uninitialised: see the Dockerfiles).
+        guard cah_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK else {
+            throw .other("this libcurl cannot be limited to http and https (CURLOPT_PROTOCOLS_STR needs 7.85)")
+        }
         cah_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
         // An address needs no resolving: kept out of curl's DNS cache, which curl walks whole
         // on every lookup (5,000 hosts by address made it most of a sweep's CPU).

@@ -14,6 +14,7 @@ public final class FakeKeystone: Sendable {
         import ctypes, http.server, json, sys
         ctypes.CDLL(None).prctl(1, 15)
         port, state = int(sys.argv[1]), sys.argv[2]
+        compute = sys.argv[3] if len(sys.argv) > 3 else 'http://127.0.0.1:%d/compute/v2.1' % port
         logins = 0
         def valid():
             try: return open(state).read().strip()
@@ -35,7 +36,7 @@ public final class FakeKeystone: Sendable {
                 open(state, 'w').write(token)
                 open(state + '.logins', 'w').write(str(logins))
                 catalog = [{'type': 'compute', 'endpoints': [
-                    {'interface': 'internal', 'region': 'RegionOne', 'url': 'http://127.0.0.1:%d/compute/v2.1' % port}]}]
+                    {'interface': 'internal', 'region': 'RegionOne', 'url': compute}]}]
                 self.reply(201, {'token': {'expires_at': '2099-01-01T00:00:00.000000Z', 'catalog': catalog}}, {'X-Subject-Token': token})
             def do_GET(self):
                 if self.headers.get('X-Auth-Token') != valid():
@@ -48,10 +49,12 @@ public final class FakeKeystone: Sendable {
 
     public var authURL: String { "http://127.0.0.1:\(port)/v3" }
 
-    public init() async throws {
+    /// `computeURL`: the compute endpoint its catalog gives (by default, itself).
+    public init(computeURL: String? = nil) async throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("keystone")).path
         self.state = state
-        server = try await PythonServer(script: Self.script, arguments: [state], name: "Keystone stand-in")
+        server = try await PythonServer(
+            script: Self.script, arguments: [state] + (computeURL.map { [$0] } ?? []), name: "Keystone stand-in")
     }
 
     /// Logins so far.

@@ -64,3 +64,18 @@ struct HTTPClientTests {
         #expect(try await docker.version().apiVersion == versions.first)
     }
 }
+
+/// Only http and https: a URL from outside the config (Keystone's catalog) cannot make the
+/// client read a file or speak another protocol libcurl knows.
+@Suite("HTTP client protocols")
+struct HTTPClientProtocolTests {
+    @Test(arguments: ["file:///etc/hostname", "ldap://127.0.0.1/dc=example", "rtmp://127.0.0.1/live", "gopher://127.0.0.1/"])
+    func otherSchemesAreRefusedNamingTheURL(url: String) async throws {
+        do {
+            let response = try await TestEnvironment.http.execute(HTTPRequest(url: url, timeout: .seconds(5)))
+            Issue.record("\(url) answered \(response.status) with \(response.body.count) bytes")
+        } catch {
+            #expect("\(error)".contains("not supported") && "\(error)".contains(url), "\(error)")
+        }
+    }
+}

@@ -56,6 +56,25 @@ struct NovaAndFenceTests {
         }
     }
 
+    @Test func aCatalogEndpointThatIsNotHTTPIsAClearErrorAndNeverFetched() async throws {
+        let keystone = try await FakeKeystone(computeURL: "file:///etc/hostname")
+        let login = AutoHealConfig.Nova.Keystone(
+            authURL: keystone.authURL, username: "autoheal", password: "right", userDomainName: "Default", projectName: "admin",
+            projectDomainName: "Default", regionName: "RegionOne", interface: "internal")
+        let nova = NovaClient(
+            settings: AutoHealConfig.Nova(auth: .password(login), endpoint: nil, caFile: nil, timeoutSeconds: 5),
+            http: TestEnvironment.http)
+        do {
+            let services = try await nova.services(binary: "nova-compute")
+            Issue.record("a file:// endpoint answered \(services)")
+        } catch {
+            #expect(
+                "\(error)".contains("the catalog's compute endpoint \"file:///etc/hostname\" is not an http:// or https:// URL"),
+                "\(error)")
+        }
+        #expect(keystone.logins == 1)
+    }
+
     @Test func theFenceCommandGetsTheHostAndMustExitZeroInTime() async throws {
         #expect(
             ProcessFenceRunner.command(["ipmitool", "-H", "{host}-bmc", "power", "off"], host: "c1") == [
