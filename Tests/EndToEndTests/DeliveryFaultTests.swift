@@ -79,11 +79,23 @@ struct DeliveryFaultTests {
         try await waitUntil("all \(requests.count) requests handled", timeout: .seconds(90)) {
             Set(Self.handledIDs(Self.read(queueLog)).keys).isSuperset(of: requests.map(\.id))
         }
+        // A request the publisher sent again after its confirm was lost with the connection is
+        // a second copy in the queue: every copy reaches the engine, which acks a copy of a
+        // handled request without running it.
+        func ready() -> Int? { try? AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings).ready }
+        try await waitUntil("every copy in the control queue delivered", timeout: .seconds(30)) { ready() == 0 }
+        #expect(try await engine.terminate() == 0)
+        // A copy the engine held but had not yet acked when it stopped goes back to the queue
+        // marked redelivered: the next engine finds its request in the journal and acks it
+        // without running it (a second run would show in the count below).
+        if ready() != 0 {
+            let next = try DaemonProcess("autoheal-engine", arguments: ["--config", config], outputDirectory: directory)
+            try await waitUntil("the copies left behind acked by the next engine", timeout: .seconds(30)) { ready() == 0 }
+            #expect(try await next.terminate() == 0)
+        }
         let handled = Self.handledIDs(Self.read(queueLog))
         for request in requests { #expect(handled[request.id] == 1, "request \(request.id) handled \(handled[request.id] ?? 0) times") }
-        #expect(try await engine.terminate() == 0)
-        let controlQueue = try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: settings)
-        #expect(controlQueue.ready == 0)
+        #expect(ready() == 0)
         let deadLetters = try AMQPQueueInspector.counts(of: Topology.deadLetterQueue, settings: settings)
         #expect(deadLetters.ready == 0)
         #expect(Self.read(queueLog).contains("broker connection lost; reconnecting"))
