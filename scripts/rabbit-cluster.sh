@@ -59,6 +59,14 @@ join_node() {
 case "${1:-start}" in
   start)
     setup_all >/dev/null
+    # A test fixture: with no node running, each start makes a new cluster. Nodes that
+    # remember each other and boot at once can fail in RabbitMQ's feature-flag sync
+    # (incompatible_feature_flags, badmap in enable_dependencies: seen 2026-12-03).
+    up=0
+    for n in "${NODES[@]}"; do if node_up "$n"; then up=1; fi; done
+    if ((up == 0)); then
+      for n in "${NODES[@]}"; do rm -rf "$CLUSTER_BASE/ahc$n/mnesia"; done
+    fi
     for n in "${NODES[@]}"; do start_node "$n"; done
     for n in "${NODES[@]}"; do
       wait_for "RabbitMQ node $(node_name "$n") (log: $SERVICE_LOG_DIR/rabbitmq-ahc$n.log)" 120 node_up "$n"
