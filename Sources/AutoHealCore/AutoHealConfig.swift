@@ -560,7 +560,7 @@ public struct AutoHealConfig: Sendable {
         // [notify]
         var notify = Notify(webhookURL: nil)
         if let e = r.rawEntry("notify", "webhook_url"), !e.value.isEmpty {
-            guard e.value.hasPrefix("http://") || e.value.hasPrefix("https://") else {
+            guard e.value.isHTTPURL else {
                 // Not echoed: a webhook URL carries its token.
                 throw r.error("notify", e, "expected an http:// or https:// URL (the value is not shown: it may hold a token)")
             }
@@ -571,7 +571,7 @@ public struct AutoHealConfig: Sendable {
         var nova: Nova? = nil
         let authText = r.string("nova", "auth", default: "").lowercased()
         let novaEndpoint = r.string("nova", "endpoint", default: "").nilIfEmpty
-        if let e = r.rawEntry("nova", "endpoint"), let url = novaEndpoint, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+        if let e = r.rawEntry("nova", "endpoint"), let url = novaEndpoint, !url.isHTTPURL {
             throw r.error("nova", e, "expected an http:// or https:// URL, got \"\(url)\"")
         }
         let novaCA = r.string("nova", "ca_file", default: "").nilIfEmpty
@@ -852,4 +852,8 @@ public struct AutoHealConfig: Sendable {
 
 extension String {
     var nilIfEmpty: String? { isEmpty ? nil : self }
+
+    /// Whether this is an `http://` or `https://` URL: the only ones the HTTP client fetches
+    /// (config values, and the compute endpoint of Keystone's catalog).
+    public var isHTTPURL: Bool { hasPrefix("http://") || hasPrefix("https://") }
 }

@@ -234,7 +234,7 @@ public final class NovaClient: NovaCompute {
                 "no compute endpoint for interface \(keystone.interface)\(keystone.regionName.map { " in region \($0)" } ?? "") in the catalog; set [nova] endpoint"
             )
         }
-        guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
+        guard endpoint.isHTTPURL else {
             throw .authentication(
                 "the catalog's compute endpoint \"\(endpoint)\" is not an http:// or https:// URL; set [nova] endpoint")
         }
