@@ -29,7 +29,6 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
-        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.20.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
@@ -48,7 +47,8 @@ let package = Package(
 
         // Core: config, payloads, envelope, decisions, logging. No C, no I/O clients.
         // The one lock every shared value is kept under (pthread: ThreadSanitizer sees it).
-        .target(name: "Locking"),
+        .target(name: "CThread"),
+        .target(name: "Locking", dependencies: ["CThread"]),
         .target(
             name: "AutoHealCore",
             dependencies: [
@@ -111,8 +111,6 @@ let package = Package(
                 "AutoHealCore",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
@@ -175,7 +173,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "NovaAPI", "Policy", "Journal", "AutoHealTestSupport",
+                "Engine", "Monitor", "Messaging", "AMQP", "DockerAPI", "HTTP", "NovaAPI", "Policy", "Journal", "Telemetry",
+                "AutoHealTestSupport",
             ]),
         .testTarget(
             name: "EndToEndTests",

@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// A message received from a queue, to be acked or rejected once handled.
@@ -74,9 +74,7 @@ public final class AMQPConsumer: Sendable {
         self.queues = queues
         self.prefetch = max(prefetch, 1)
         self.logger = logger
-        let thread = Thread { [self] in run() }
-        thread.name = "amqp-consumer"
-        thread.start()
+        OSThread.start(name: "amqp-consumer") { [self] in run() }
     }
 
     /// Whether the consumer holds a live connection right now.
@@ -199,7 +197,7 @@ public final class AMQPConsumer: Sendable {
                 // Nothing more to consume, and acks cannot outlive their connection: no
                 // reconnect; release the handlers waiting on theirs and wait for stop().
                 try? settle()
-                Thread.sleep(forTimeInterval: 0.05)
+                OSThread.sleep(seconds: 0.05)
                 continue
             }
             if connection == nil {
@@ -272,7 +270,7 @@ public final class AMQPConsumer: Sendable {
     private func sleepUnlessStopping(_ delay: Duration) {
         let until = ContinuousClock.now + delay
         while ContinuousClock.now < until, !shared.update({ $0.stopping || $0.deliveriesStopped }) {
-            Thread.sleep(forTimeInterval: min((until - .now).timeInterval, 0.1))
+            OSThread.sleep(seconds: min((until - .now).timeInterval, 0.1))
         }
     }
 }

@@ -1,6 +1,6 @@
 import AutoHealCore
 import DequeModule
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Publishes persistent messages with publisher confirms, on its own thread and connection.
@@ -46,7 +46,7 @@ public final class AMQPPublisher: @unchecked Sendable {
     private let topology: AMQPTopology
     private let logger: Logger
     /// Guards the jobs and `stopping`; signalled when either changes.
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     /// Every message not completed yet, by job id (ids grow with each publish): waiting or
     /// in flight. A dictionary and a queue of ids, not one array: at 1,024 in flight,
     /// settling each confirm by searching and shifting an array was a tenth of the
@@ -72,9 +72,7 @@ public final class AMQPPublisher: @unchecked Sendable {
         self.settings = settings
         self.topology = topology
         self.logger = logger
-        let thread = Thread { [self] in run() }
-        thread.name = "amqp-publisher"
-        thread.start()
+        OSThread.start(name: "amqp-publisher") { [self] in run() }
     }
 
     /// Whether the publisher holds a live connection right now.
@@ -207,7 +205,7 @@ public final class AMQPPublisher: @unchecked Sendable {
 
         while true {
             condition.lock()
-            if jobs.isEmpty && !stopping { _ = condition.wait(until: Date().addingTimeInterval(1)) }
+            if jobs.isEmpty && !stopping { condition.wait(seconds: 1) }
             let now = ContinuousClock.now
             var expired: [Job] = []
             var overdue = false
@@ -272,7 +270,7 @@ public final class AMQPPublisher: @unchecked Sendable {
                 let wait = nextAttempt - .now
                 if wait > .zero {
                     condition.lock()
-                    if !stopping { _ = condition.wait(until: Date().addingTimeInterval(min(wait.timeInterval, 0.5))) }
+                    if !stopping { condition.wait(seconds: min(wait.timeInterval, 0.5)) }
                     condition.unlock()
                     continue
                 }

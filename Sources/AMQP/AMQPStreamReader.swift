@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Follows a RabbitMQ stream queue from its first message, on its own thread and
@@ -30,11 +30,9 @@ public final class AMQPStreamReader: Sendable {
         logger: Logger
     ) {
         (events, continuation) = AsyncStream.makeStream(of: Event.self)
-        let thread = Thread { [self] in
+        OSThread.start(name: "amqp-stream") { [self] in
             follow(settings: settings, topology: topology, queue: queue, marker: marker, logger: logger)
         }
-        thread.name = "amqp-stream"
-        thread.start()
     }
 
     /// Whether the reader holds a live connection.
@@ -75,7 +73,7 @@ public final class AMQPStreamReader: Sendable {
                     metadata: ["error": "\(error)", "retry_in": "\(delay)", "next_offset": "\(cursor.next.map { "\($0)" } ?? "first")"])
                 let until = ContinuousClock.now + delay
                 while ContinuousClock.now < until, !isStopping {
-                    Thread.sleep(forTimeInterval: min((until - .now).timeInterval, 0.1))
+                    OSThread.sleep(seconds: min((until - .now).timeInterval, 0.1))
                 }
             }
         }

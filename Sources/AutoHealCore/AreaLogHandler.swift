@@ -1,5 +1,7 @@
 import Locking
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// A swift-log handler that writes one `key=value` line per event to standard output and
@@ -162,7 +164,7 @@ public enum LogSetup {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                problem = "cannot create log directory \(directory): \(error.localizedDescription); logging to standard output only"
+                problem = "cannot create log directory \(directory): \(error.operatorText); logging to standard output only"
             }
         }
         let files = LogFiles(directory: problem == nil ? directory : nil, console: console, format: format)
@@ -217,8 +219,8 @@ final class LogFiles: Sendable {
 
     func file(forArea label: String) -> LogFile? {
         guard let directory else { return nil }
-        let name = label.replacingOccurrences(of: ".", with: "-") + ".log"
-        let path = (directory as NSString).appendingPathComponent(name)
+        let name = label.replacing(".", with: "-") + ".log"
+        let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         let opened = files.withLock { files -> Result<LogFile, LogFile.OpenError>? in
             if let open = files.open[name] { return .success(open) }
             do throws(LogFile.OpenError) {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// The whole configuration of Cloud Auto Heal, as read from `/etc/auto_heal.conf`.
@@ -296,9 +297,9 @@ public struct AutoHealConfig: Sendable {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> AutoHealConfig {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        if exists, isDirectory.boolValue {
+        if exists, isDirectory {
             throw ConfigError(
                 file: path,
                 message: "is a directory, not a config file. When a container mounts a host path that does not exist, "
@@ -318,7 +319,7 @@ public struct AutoHealConfig: Sendable {
             do {
                 try writeTemplate(to: path)
             } catch {
-                throw ConfigError(file: path, message: "no config file here, and writing a template failed: \(error.localizedDescription)")
+                throw ConfigError(file: path, message: "no config file here, and writing a template failed: \(error.operatorText)")
             }
             throw ConfigError(
                 file: path,
@@ -328,7 +329,7 @@ public struct AutoHealConfig: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError(file: path, message: "cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: path, message: "cannot read: \(error.operatorText)")
         }
         let config = try parse(text, path: path, environment: environment)
         if config.rabbitmq.passwordSource == "config" && !config.allowInsecureConfig {
@@ -340,7 +341,7 @@ public struct AutoHealConfig: Sendable {
     /// Writes the commented template to `path` with mode 600 (created so, never readable by
     /// others even for a moment), making its directory if needed. Refuses to replace a file.
     public static func writeTemplate(to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
@@ -417,7 +418,7 @@ public struct AutoHealConfig: Sendable {
                 password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
                     .trimmingWhitespace()
             } catch {
-                throw r.error("rabbitmq", e, "cannot read the password file \"\(e.value)\": \(error.localizedDescription)")
+                throw r.error("rabbitmq", e, "cannot read the password file \"\(e.value)\": \(error.operatorText)")
             }
             if !allowInsecure { try refuseIfShared(e.value, what: "is the RabbitMQ password file") }
             passwordSource = "password_file \(e.value)"
@@ -603,7 +604,7 @@ public struct AutoHealConfig: Sendable {
                             .split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
                     ).trimmingWhitespace()
                 } catch {
-                    throw r.error("nova", e, "cannot read the password file \"\(e.value)\": \(error.localizedDescription)")
+                    throw r.error("nova", e, "cannot read the password file \"\(e.value)\": \(error.operatorText)")
                 }
                 if !allowInsecure { try refuseIfShared(e.value, what: "is the Nova password file") }
             } else if r.rawEntry("nova", "password") != nil, !allowInsecure {
@@ -715,7 +716,7 @@ public struct AutoHealConfig: Sendable {
     /// A webhook URL with its credentials, path and query masked: they often carry a token.
     /// What logs, errors and `check-config` show instead of the URL.
     public static func maskedURL(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return "********" }
+        guard let scheme = url.firstRange(of: "://") else { return "********" }
         let rest = url[scheme.upperBound...]
         var host = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
         let afterHost = rest.count > host.count

@@ -1,5 +1,5 @@
 /// What a Docker host said about one container, reduced to what heal decisions need.
-import Foundation
+import FoundationEssentials
 
 public struct ContainerObservation: Sendable, Equatable {
     /// `State.Status`: created, running, paused, restarting, removing, exited or dead.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One heal request as it travels through the broker.
 ///

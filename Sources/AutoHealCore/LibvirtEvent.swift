@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One line of `virsh event --loop --timestamp`:
 /// `2026-11-30 14:14:51.918+0000: event 'lifecycle' for domain 'instance-0000000a': Suspended Paused`.
@@ -18,15 +18,15 @@ public struct LibvirtEvent: Sendable, Equatable {
 
     /// Reads a line; nil for anything else virsh prints (`events received: 3`, blank lines).
     public init?(line: String) {
-        guard let eventStart = line.range(of: "event '") else { return nil }
+        guard let eventStart = line.firstRange(of: "event '") else { return nil }
         let rest = line[eventStart.upperBound...]
-        guard let kindEnd = rest.range(of: "' for domain '") else { return nil }
+        guard let kindEnd = rest.firstRange(of: "' for domain '") else { return nil }
         let afterName = rest[kindEnd.upperBound...]
         // A name may hold anything but the separator that follows it; take the last one.
-        guard let nameEnd = afterName.range(of: "':", options: .backwards) else { return nil }
+        guard let nameEnd = afterName.ranges(of: "':").last else { return nil }
         kind = String(rest[..<kindEnd.lowerBound])
         domain = String(afterName[..<nameEnd.lowerBound])
-        detail = afterName[nameEnd.upperBound...].trimmingCharacters(in: .whitespaces)
+        detail = afterName[nameEnd.upperBound...].trimmingBlanks()
         guard !kind.isEmpty, !domain.isEmpty else { return nil }
     }
 
@@ -40,10 +40,10 @@ public struct LibvirtEvent: Sendable, Equatable {
     public static func parseNamesAndUUIDs(_ output: String) -> [String: String] {
         var names: [String: String] = [:]
         for line in output.split(whereSeparator: { $0 == "\n" }) {
-            let text = line.trimmingCharacters(in: .whitespaces)
+            let text = line.trimmingBlanks()
             guard let space = text.firstIndex(of: " ") else { continue }
             let uuid = text[..<space].lowercased()
-            let name = text[text.index(after: space)...].trimmingCharacters(in: .whitespaces)
+            let name = text[text.index(after: space)...].trimmingBlanks()
             guard TargetKey.isUUID(uuid), !name.isEmpty else { continue }
             names[name] = uuid
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A maintenance pause (or its end), an exclusion of one target, or an operator's release of
 /// a quarantined target, as `autoheal pause` / `resume` / `release` leave it on the broker's

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// What every program of Cloud Auto Heal does first: read the config (or explain why

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Crash-loop back-off and quarantine per target, like Kubernetes' restart back-off.
 ///

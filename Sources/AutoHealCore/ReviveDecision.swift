@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the container reviver does about one observed container, and why.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the engines share — maintenance pauses, exclusions, operators' releases and every
 /// target's restart budget — as one engine knows it after reading the broker's state stream

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One message of the state the engines share, as it travels on the broker's state stream
 /// (`cloud-auto-heal.state`): a JSON object whose `kind` says what it is.
@@ -41,17 +41,15 @@ public enum SharedStateMessage: Sendable, Equatable {
     public static func decode(_ body: [UInt8], now: Date = Date()) throws(SharedStateMessageError) -> SharedStateMessage {
         guard body.count <= 16 << 20 else { throw .malformed("\(body.count) bytes, over the 16 MiB limit") }
         let data = Data(body)
-        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
-            throw .malformed("not a JSON object")
-        }
-        let kind = fields["kind"] as? String ?? (fields["paused"] != nil ? "pause" : "")
+        guard let fields = try? JSONDecoder().decode(Header.self, from: data) else { throw .malformed("not a JSON object") }
+        let kind = fields.kind ?? (fields.hasPaused ? "pause" : "")
         let message: SharedStateMessage
         do {
             switch kind {
             case "pause", "release": message = .pause(try JSONDecoder().decode(PauseNotice.self, from: data))
             case "budget": message = .budget(try JSONDecoder().decode(BudgetEntry.self, from: data))
             case "checkpoint": message = .checkpoint(try JSONDecoder().decode(StateCheckpoint.self, from: data))
-            case "sync": message = .sync(id: fields["id"] as? String ?? "")
+            case "sync": message = .sync(id: fields.id ?? "")
             default: throw SharedStateMessageError.malformed("unknown kind \"\(String(kind.prefix(40)))\"")
             }
         } catch let error as SharedStateMessageError {
@@ -67,6 +65,23 @@ public enum SharedStateMessage: Sendable, Equatable {
         }
         try message.validate(now: now)
         return message
+    }
+
+    /// The fields that say which kind a body is; a field of another type reads as absent.
+    private struct Header: Decodable {
+        var kind: String?
+        var id: String?
+        /// A pause notice written before `kind` existed has `paused` instead.
+        var hasPaused: Bool
+
+        enum CodingKeys: String, CodingKey { case kind, id, paused }
+
+        init(from decoder: any Decoder) throws {
+            let fields = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try? fields.decodeIfPresent(String.self, forKey: .kind)
+            id = try? fields.decodeIfPresent(String.self, forKey: .id)
+            hasPaused = fields.contains(.paused)
+        }
     }
 
     /// Refuses what a decoder accepts but the state must not take: dates from a clock that

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The times of messages and logs: ISO 8601 in UTC with milliseconds,
 /// `2026-11-22T03:00:00.250Z`; and the one writer of UTC times by hand, which the journal's

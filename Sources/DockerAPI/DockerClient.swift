@@ -1,6 +1,6 @@
 import AutoHealCore
 import CoreMetrics
-import Foundation
+import FoundationEssentials
 import HTTP
 
 /// Typed calls to one host's Docker Engine API, over TCP or a unix socket.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One message of Docker's `GET /events` stream (the fields the healer reads).
 ///

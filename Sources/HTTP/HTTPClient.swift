@@ -1,7 +1,8 @@
 import Locking
 import CCurlShim
 import CEpoll
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An HTTP client on libcurl's multi interface: every transfer runs on one dedicated
 /// thread, so hundreds of requests in flight cost no cooperative-pool threads and a slow
@@ -20,9 +21,7 @@ public final class HTTPClient: Sendable {
         _ = HTTPClient.globalInit
         loop = CurlMultiLoop(maxConcurrent: max(maxConcurrentRequests, 1))
         let loop = self.loop
-        let thread = Thread { loop.run() }
-        thread.name = name
-        thread.start()
+        OSThread.start(name: name) { loop.run() }
     }
 
     /// libcurl's global init, done once before the first transfer.
@@ -319,7 +318,7 @@ final class Transfer {
 
     /// Whether the URL's host is an IPv4 or IPv6 address rather than a name.
     static func hostIsAddress(_ url: String) -> Bool {
-        guard let scheme = url.range(of: "://") else { return false }
+        guard let scheme = url.firstRange(of: "://") else { return false }
         var authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
         if authority.hasPrefix("[") { return authority.contains("]") }
@@ -417,7 +416,8 @@ final class Transfer {
                     if let colon = line.firstIndex(of: ":") {
                         let name = line[..<colon].lowercased()
                         if transfer.keepHeaders.contains(name) {
-                            transfer.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                            let value = line[line.index(after: colon)...].drop(while: \.isWhitespace)
+                            transfer.headers[name] = String(value.reversed().drop(while: \.isWhitespace).reversed())
                         }
                     }
                     return n

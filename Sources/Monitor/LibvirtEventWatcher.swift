@@ -1,6 +1,6 @@
 import AutoHealCore
 import DockerAPI
-import Foundation
+import FoundationEssentials
 import Locking
 import Logging
 import Messaging
@@ -153,7 +153,7 @@ public final class LibvirtEventWatcher: Service, Sendable {
         let uuid: String
         do {
             let result = try await watch.client.exec(watch.container, command: ["virsh", "domuuid", event.domain], timeout: commandTimeout)
-            let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            let text = result.stdout.trimmingWhitespace().lowercased()
             guard result.exitCode == 0, TargetKey.isUUID(text) else {
                 logger.warning(
                     "cannot find the UUID of a suspended domain; the periodic sweep covers it",

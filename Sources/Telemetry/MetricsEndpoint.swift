@@ -1,7 +1,4 @@
 import AutoHealCore
-import FlyingFox
-import FlyingSocks
-import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -32,47 +29,34 @@ public struct MetricsEndpoint: Service {
     }
 
     public func run() async throws {
-        let server: HTTPServer
+        let listener: HTTPListener
         do {
-            server =
-                host.contains(":")
-                ? HTTPServer(address: try sockaddr_in6.inet6(ip6: host, port: UInt16(port)), timeout: 10, logger: .disabled)
-                : HTTPServer(address: try sockaddr_in.inet(ip4: host, port: UInt16(port)), timeout: 10, logger: .disabled)
-        } catch {
-            logger.error(
-                "metrics endpoint: \(host) is not an IP address; /metrics and /healthz are off", metadata: ["listen": "\(host):\(port)"])
-            return
-        }
-        let registry = self.registry, health = self.health, refresh = self.refresh
-        await server.appendRoute("GET /metrics") { _ in
-            await refresh()
-            return HTTPResponse(
-                statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: Data(registry.emitToBuffer()))
-        }
-        await server.appendRoute("GET /healthz") { _ in
-            let problems = health.problems
-            return HTTPResponse(
-                statusCode: problems.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: Data((problems.isEmpty ? "ok\n" : problems.joined(separator: "\n") + "\n").utf8))
-        }
-        logger.info("serving /metrics and /healthz", metadata: ["listen": "\(host):\(port)"])
-        do {
-            try await withGracefulShutdownHandler {
-                try await server.run()
-            } onGracefulShutdown: {
-                Task { await server.stop() }
-            }
-        } catch is CancellationError {
-        } catch  where Task.isShuttingDownGracefully {
-            // server.stop() ends run() with an error of its own: that is the shutdown, not a failure.
+            listener = try HTTPListener(host: host, port: port)
         } catch {
             // A daemon without metrics still heals: say why, and keep running.
             logger.error(
                 "metrics endpoint failed; /metrics and /healthz are off",
-                metadata: [
-                    "listen": "\(host):\(port)", "error": "\(error)",
-                ])
+                metadata: ["listen": "\(host):\(port)", "error": "\(error)"])
+            return
         }
+        let registry = self.registry, health = self.health, refresh = self.refresh
+        listener.start(name: "metrics-http") { request in
+            switch request.path {
+            case "/metrics":
+                await refresh()
+                return .init(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            case "/healthz":
+                let problems = health.problems
+                return .init(
+                    status: problems.isEmpty ? 200 : 503,
+                    body: Array((problems.isEmpty ? "ok\n" : problems.joined(separator: "\n") + "\n").utf8))
+            default:
+                return .init(status: 404, body: Array("not found: /metrics and /healthz are served here\n".utf8))
+            }
+        }
+        logger.info("serving /metrics and /healthz", metadata: ["listen": "\(host):\(port)"])
+        defer { listener.stop() }
+        // Until the graceful shutdown (or cancellation) of the service group.
+        try? await gracefulShutdown()
     }
 }
