@@ -26,7 +26,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
-        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.0"),
@@ -42,6 +41,10 @@ let package = Package(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CSQLiteShim", dependencies: ["CSQLite"]),
         // epoll and eventfd, which Glibc's Swift module leaves out.
         .target(name: "CEpoll"),
 
@@ -70,10 +73,10 @@ let package = Package(
         // The Nova API (token or Keystone v3), on HTTP.
         .target(name: "NovaAPI", dependencies: ["HTTP", "AutoHealCore"]),
 
-        // The decision journal: SQLite through GRDB.
+        // The decision journal: SQLite through its C API (SQLiteConnection).
         .target(
             name: "Journal",
-            dependencies: ["AutoHealCore", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["AutoHealCore", "CSQLiteShim"]),
 
         // Policy: the one executor every action of every handler goes through (pause, dry run,
         // budget, rolling slots, journal, metrics, notifications, requeue).
@@ -166,7 +169,6 @@ let package = Package(
             name: "PolicyTests",
             dependencies: [
                 "Policy", "Handlers", "Journal", "DockerAPI", "NovaAPI", "AutoHealTestSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "HandlersTests", dependencies: ["Handlers", "Policy", "DockerAPI", "Journal", "AutoHealTestSupport"]),
