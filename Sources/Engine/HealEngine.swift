@@ -1,6 +1,6 @@
 import AMQP
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import Handlers
 import Journal
 import Logging

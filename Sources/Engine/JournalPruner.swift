@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import Journal
 import Logging
 import ServiceLifecycle

@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Messaging
 import Policy

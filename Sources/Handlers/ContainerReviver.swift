@@ -1,6 +1,6 @@
 import AutoHealCore
 import DockerAPI
-import Foundation
+import FoundationEssentials
 import Logging
 import Policy
 

@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 
 /// A libvirt domain's state and reason as `virsh domstate --reason` prints them:
 /// `running (booted)`, `paused (I/O error)`, `shut off (destroyed)`, `pmsuspended (unknown)`.
@@ -21,14 +21,14 @@ public struct LibvirtDomainState: Sendable, Equatable, CustomStringConvertible {
     /// Parses the first non-empty line of `virsh domstate --reason` output; nil if it is not one.
     public init?(parsing output: String) {
         guard
-            let line = output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: {
+            let line = output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingBlanks() }).first(where: {
                 !$0.isEmpty
             })
         else { return nil }
         var state = line
         var reason = ""
         if let open = line.firstIndex(of: "("), line.hasSuffix(")") {
-            state = line[..<open].trimmingCharacters(in: .whitespaces)
+            state = line[..<open].trimmingBlanks()
             reason = String(line[line.index(after: open)..<line.index(before: line.endIndex)])
         }
         guard Self.knownStates.contains(state) else { return nil }
@@ -41,7 +41,7 @@ public struct LibvirtDomainState: Sendable, Equatable, CustomStringConvertible {
     /// UUIDs from `virsh list --all --uuid`, one per line; nil if any line is not a UUID.
     public static func parseUUIDList(_ output: String) -> [String]? {
         var uuids: [String] = []
-        for line in output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty {
+        for line in output.split(whereSeparator: { $0 == "\n" }).map({ $0.trimmingBlanks() }) where !line.isEmpty {
             guard TargetKey.isUUID(line) else { return nil }
             uuids.append(line.lowercased())
         }

@@ -1,6 +1,6 @@
 import AutoHealCore
 import DockerAPI
-import Foundation
+import FoundationEssentials
 import Logging
 import Policy
 
@@ -259,7 +259,7 @@ public final class PlacementAllocationHealer: PayloadHandler {
             metadata: [
                 "step": "\(step)", "exit_code": "\(result.exitCode)", "meaning": "\(meaning)",
                 "error": "\(NovaManageExit.errorSummary(stdout: result.stdout, stderr: result.stderr))",
-                "stderr": "\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))",
+                "stderr": "\(result.stderr.trimmingWhitespace().suffix(2000))",
             ])
     }
 }

@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 
 /// What `nova-manage placement audit --verbose [--delete]` reported, read from its output.
 ///
@@ -23,7 +23,7 @@ public struct PlacementAuditReport: Sendable, Equatable {
 
     public init(parsing output: String) {
         for raw in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmingBlanks()
             guard !line.isEmpty else { continue }
             if let c = Self.match(line, prefix: "Allocations were set against consumer UUID ", until: " but no existing instances") {
                 orphanedConsumers.append(c)
@@ -42,7 +42,7 @@ public struct PlacementAuditReport: Sendable, Equatable {
         // Search only after the prefix: `until` may begin with the space the prefix ends with.
         guard line.hasPrefix(prefix) else { return nil }
         let rest = line.dropFirst(prefix.count)
-        guard let end = rest.range(of: until) else { return nil }
+        guard let end = rest.firstRange(of: until) else { return nil }
         let value = String(rest[..<end.lowerBound])
         return TargetKey.isUUID(value) ? value : nil
     }
@@ -51,12 +51,12 @@ public struct PlacementAuditReport: Sendable, Equatable {
     static func allocation(_ line: String, prefix: String, separator: String) -> Allocation? {
         guard line.hasPrefix(prefix) else { return nil }
         let afterPrefix = line.dropFirst(prefix.count)
-        guard let on = afterPrefix.range(of: " on Resource Provider ") else { return nil }
+        guard let on = afterPrefix.firstRange(of: " on Resource Provider ") else { return nil }
         let consumer = String(afterPrefix[..<on.lowerBound])
         let rest = afterPrefix[on.upperBound...]
-        guard let sep = rest.range(of: separator) else { return nil }
+        guard let sep = rest.firstRange(of: separator) else { return nil }
         let provider = String(rest[..<sep.lowerBound])
-        let allocations = rest[sep.upperBound...].trimmingCharacters(in: .whitespaces)
+        let allocations = rest[sep.upperBound...].trimmingBlanks()
         guard TargetKey.isUUID(consumer), TargetKey.isUUID(provider) else { return nil }
         return Allocation(consumer: consumer, resourceProvider: provider, allocations: allocations)
     }
@@ -73,7 +73,7 @@ public struct HealAllocationsReport: Sendable, Equatable {
 
     public init(parsing output: String) {
         for raw in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmingBlanks()
             if let instance = Self.uuid(after: "Successfully created allocations for instance ", in: line) {
                 created.append(instance)
             } else if let instance = Self.uuid(after: "[dry-run] Create allocations for instance ", in: line) {
@@ -98,8 +98,8 @@ public enum NovaManageExit {
     public static func errorSummary(stdout: String, stderr: String) -> String {
         func lines(_ text: String) -> [String] {
             text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
-                .map { String($0).replacingOccurrences(of: "\u{1b}[00m", with: "") }
-                .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("Modules with known eventlet monkey patching") }
+                .map { String($0).replacing("\u{1b}[00m", with: "") }
+                .filter { !$0.trimmingBlanks().isEmpty && !$0.hasPrefix("Modules with known eventlet monkey patching") }
         }
         let streams = [lines(stdout), lines(stderr)]
         for stream in streams {
@@ -111,7 +111,7 @@ public enum NovaManageExit {
         }
         let all = streams.flatMap { $0 }
         let summary = all.last(where: { $0.contains(" ERROR ") }) ?? all.last ?? ""
-        return String(summary.trimmingCharacters(in: .whitespaces).prefix(500))
+        return String(summary.trimmingBlanks().prefix(500))
     }
 
     /// `nova-manage placement audit`.

@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import HTTP
 
 /// What the healer asks of the Nova API. ``NovaClient`` is the real one; the policy tests use
@@ -152,11 +152,11 @@ public final class NovaClient: NovaCompute {
     }
 
     public func setForcedDown(serviceID: String, _ forcedDown: Bool) async throws(NovaError) {
-        _ = try await call("PUT", "/os-services/\(escape(serviceID))", body: ["forced_down": forcedDown])
+        _ = try await call("PUT", "/os-services/\(escape(serviceID))", body: ["forced_down": .bool(forcedDown)])
     }
 
     public func evacuate(serverID: String) async throws(NovaError) {
-        _ = try await call("POST", "/servers/\(escape(serverID))/action", body: ["evacuate": [String: String]()])
+        _ = try await call("POST", "/servers/\(escape(serverID))/action", body: ["evacuate": [:]])
     }
 
     // MARK: - Transport
@@ -164,7 +164,7 @@ public final class NovaClient: NovaCompute {
     private var tls: HTTPTLSSettings? { settings.caFile.map { HTTPTLSSettings(caFile: $0) } }
 
     /// Sends one request; a 401 with a Keystone login renews the token once and sends it again.
-    private func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws(NovaError) -> HTTPResponse {
+    private func call(_ method: String, _ path: String, body: JSONValue? = nil) async throws(NovaError) -> HTTPResponse {
         var renewed = false
         while true {
             let current = try await currentSession()
@@ -175,7 +175,7 @@ public final class NovaClient: NovaCompute {
                     ("OpenStack-API-Version", "compute \(Self.microversion)"), ("X-OpenStack-Nova-API-Version", Self.microversion),
                 ],
                 timeout: .seconds(settings.timeoutSeconds), connectTimeout: .seconds(5), tls: tls)
-            if let body { request.body = Array((try? JSONSerialization.data(withJSONObject: body)) ?? Data()) }
+            if let body { request.body = body.encoded }
             let response: HTTPResponse
             do {
                 response = try await http.execute(request)
@@ -213,7 +213,7 @@ public final class NovaClient: NovaCompute {
         var request = HTTPRequest(
             method: "POST", url: KeystoneLogin.tokensURL(keystone.authURL),
             headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
-            body: Array((try? JSONSerialization.data(withJSONObject: body)) ?? Data()),
+            body: body.encoded,
             timeout: .seconds(settings.timeoutSeconds), connectTimeout: .seconds(5), tls: tls, keepHeaders: ["x-subject-token"])
         request.maxResponseBytes = 4 << 20
         let response: HTTPResponse
@@ -251,8 +251,9 @@ public final class NovaClient: NovaCompute {
 
     /// Nova's `{"badRequest": {"message": …}}`-style error, or the start of the body.
     static func message(_ response: HTTPResponse) -> String {
-        if let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-            let inner = object.values.first as? [String: Any], let message = inner["message"] as? String
+        struct Fault: Decodable { var message: String? }
+        if let faults = try? JSONDecoder().decode([String: Fault].self, from: Data(response.body)),
+            let message = faults.values.lazy.compactMap(\.message).first
         {
             return message
         }
@@ -271,14 +272,18 @@ public enum KeystoneLogin {
         return (base.hasSuffix("/v3") ? base : base + "/v3") + "/auth/tokens"
     }
 
-    public static func body(_ k: AutoHealConfig.Nova.Keystone) -> [String: Any] {
+    public static func body(_ k: AutoHealConfig.Nova.Keystone) -> JSONValue {
         [
             "auth": [
                 "identity": [
                     "methods": ["password"],
-                    "password": ["user": ["name": k.username, "domain": ["name": k.userDomainName], "password": k.password]],
+                    "password": [
+                        "user": [
+                            "name": .string(k.username), "domain": ["name": .string(k.userDomainName)], "password": .string(k.password),
+                        ]
+                    ],
                 ],
-                "scope": ["project": ["name": k.projectName, "domain": ["name": k.projectDomainName]]],
+                "scope": ["project": ["name": .string(k.projectName), "domain": ["name": .string(k.projectDomainName)]]],
             ]
         ]
     }

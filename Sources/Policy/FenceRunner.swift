@@ -1,5 +1,6 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
+import Glibc
 import Subprocess
 import SystemPackage
 
@@ -44,7 +45,7 @@ public struct ProcessFenceRunner: FenceRunner {
     /// The command's words for `host`: `{host}` replaced in every word, or the host's name
     /// added as the last argument when no word has `{host}`.
     public static func command(_ words: [String], host: String) -> [String] {
-        words.contains { $0.contains("{host}") } ? words.map { $0.replacingOccurrences(of: "{host}", with: host) } : words + [host]
+        words.contains { $0.contains("{host}") } ? words.map { $0.replacing("{host}", with: host) } : words + [host]
     }
 
     private enum Outcome: Sendable {

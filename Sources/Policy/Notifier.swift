@@ -1,5 +1,5 @@
 import AutoHealCore
-import Foundation
+import FoundationEssentials
 import HTTP
 import Logging
 
@@ -29,7 +29,7 @@ public struct WebhookNotifier: Notifier {
     }
 
     public func notify(_ text: String) {
-        let body = Array((try? JSONSerialization.data(withJSONObject: ["text": text])) ?? Data())
+        let body = JSONValue.object(["text": .string(text)]).encoded
         let request = HTTPRequest(
             method: "POST", url: url, headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(5),
             connectTimeout: .seconds(3), maxResponseBytes: 64 * 1024, urlInErrors: AutoHealConfig.maskedURL(url))

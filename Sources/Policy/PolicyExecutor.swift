@@ -1,6 +1,6 @@
 import AutoHealCore
 import DockerAPI
-import Foundation
+import FoundationEssentials
 import Journal
 import Logging
 import NovaAPI
@@ -195,7 +195,7 @@ public final class PolicyExecutor: Sendable {
             return "the shared state (pauses, exclusions, budgets) has not been read from the broker yet"
         }
         if let file = policy.pauseFile, FileManager.default.fileExists(atPath: file) {
-            let text = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let text = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingWhitespace() ?? ""
             return "pause_file \(file) exists\(text.isEmpty ? "" : ": \(text.prefix(200))")"
         }
         return await state.pauseReason(for: targets, now: Date())
@@ -239,7 +239,7 @@ public final class PolicyExecutor: Sendable {
             output = try await execute(action, logger: &logger)
             if let output, let success = execution(of: action.kind)?.success, !success.contains(output.exitCode) {
                 failure = "exit code \(output.exitCode)"
-                logger[metadataKey: "stderr"] = "\(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000))"
+                logger[metadataKey: "stderr"] = "\(output.stderr.trimmingWhitespace().suffix(2000))"
             }
         } catch {
             failure = "\(error)"

@@ -1,6 +1,6 @@
 import AutoHealCore
 import Logging
-import Foundation
+import FoundationEssentials
 
 /// The policy's memory, in one actor: the ``SharedState`` read from the broker (pauses,
 /// exclusions, releases, every target's budget) and what only this engine knows — which

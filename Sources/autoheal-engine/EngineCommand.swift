@@ -2,7 +2,7 @@ import ArgumentParser
 import AutoHealCore
 import DockerAPI
 import Engine
-import Foundation
+import FoundationEssentials
 import HTTP
 import Handlers
 import Journal

@@ -14,7 +14,7 @@ struct NovaAndFenceTests {
     @Test func theLoginAsksForAProjectScopedTokenAndFindsTheComputeEndpoint() throws {
         #expect(KeystoneLogin.tokensURL("https://keystone:5000") == "https://keystone:5000/v3/auth/tokens")
         #expect(KeystoneLogin.tokensURL("https://keystone:5000/v3/") == "https://keystone:5000/v3/auth/tokens")
-        let body = try JSONSerialization.data(withJSONObject: KeystoneLogin.body(Self.keystone))
+        let body = KeystoneLogin.body(Self.keystone).encoded
         let text = String(decoding: body, as: UTF8.self)
         #expect(text.contains("\"methods\":[\"password\"]") && text.contains("\"project\":{") && text.contains("\"name\":\"autoheal\""))
         let answer = """
