@@ -12,6 +12,16 @@ let programLinkerSettings: [LinkerSetting] = [
         .when(platforms: [.linux], configuration: .release))
 ]
 
+// The daemons also export no symbols: the static Swift stdlib links with `-export-dynamic`,
+// which put 0.5 MB of symbol tables into each daemon's idle memory (BENCHMARKS.md) for what only
+// a backtrace's names need, and the images' stripped programs never print a symbolicated
+// backtrace anyway.
+let daemonLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux], configuration: .release))
+]
+
 let package = Package(
     name: "cloud-auto-heal",
     platforms: [.macOS(.v15)],
@@ -121,15 +131,15 @@ let package = Package(
         .executableTarget(
             name: "autoheal-monitor",
             dependencies: [
-                "Monitor", "Telemetry", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Monitor", "Telemetry",
             ],
-            linkerSettings: programLinkerSettings),
+            linkerSettings: daemonLinkerSettings),
         .executableTarget(
             name: "autoheal-engine",
             dependencies: [
-                "Engine", "Telemetry", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Engine", "Telemetry",
             ],
-            linkerSettings: programLinkerSettings),
+            linkerSettings: daemonLinkerSettings),
         .executableTarget(
             name: "autoheal",
             dependencies: [

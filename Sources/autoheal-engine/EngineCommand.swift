@@ -1,4 +1,3 @@
-import ArgumentParser
 import AutoHealCore
 import DockerAPI
 import Engine
@@ -16,12 +15,15 @@ import Telemetry
 /// autoheal-engine: runs on the control servers; consumes heal requests and acts on them
 /// through the Docker Engine API of the control and compute hosts.
 @main
-struct EngineCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "autoheal-engine",
-        abstract: "Consume Cloud Auto Heal requests from RabbitMQ and heal containers through the Docker API.")
+struct EngineCommand {
+    static func main() {
+        DaemonCommandLine.main(
+            program: "autoheal-engine",
+            abstract: "Consume Cloud Auto Heal requests from RabbitMQ and heal containers through the Docker API."
+        ) { line in try await EngineCommand(config: line.config).run() }
+    }
 
-    @Option(name: .long, help: "Config file (default /etc/auto_heal.conf).")
+    /// `--config`: the config file (nil: /etc/auto_heal.conf).
     var config: String?
 
     func run() async throws {

@@ -1,4 +1,3 @@
-import ArgumentParser
 import AutoHealCore
 import DockerAPI
 import HTTP
@@ -10,12 +9,15 @@ import Telemetry
 
 /// autoheal-monitor: runs on the deploy server; publishes heal requests on a schedule.
 @main
-struct MonitorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "autoheal-monitor",
-        abstract: "Publish Cloud Auto Heal requests to RabbitMQ on a schedule.")
+struct MonitorCommand {
+    static func main() {
+        DaemonCommandLine.main(
+            program: "autoheal-monitor",
+            abstract: "Publish Cloud Auto Heal requests to RabbitMQ on a schedule."
+        ) { line in try await MonitorCommand(config: line.config).run() }
+    }
 
-    @Option(name: .long, help: "Config file (default /etc/auto_heal.conf).")
+    /// `--config`: the config file (nil: /etc/auto_heal.conf).
     var config: String?
 
     func run() async throws {
