@@ -220,7 +220,7 @@ final class LogFiles: Sendable {
     func file(forArea label: String) -> LogFile? {
         guard let directory else { return nil }
         let name = label.replacing(".", with: "-") + ".log"
-        let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        let path = directory.pathAppending(name)
         let opened = files.withLock { files -> Result<LogFile, LogFile.OpenError>? in
             if let open = files.open[name] { return .success(open) }
             do throws(LogFile.OpenError) {

@@ -341,7 +341,7 @@ public struct AutoHealConfig: Sendable {
     /// Writes the commented template to `path` with mode 600 (created so, never readable by
     /// others even for a moment), making its directory if needed. Refuses to replace a file.
     public static func writeTemplate(to path: String) throws {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        let directory = path.directoryPart
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }

@@ -76,7 +76,7 @@ public final class DecisionJournal: Sendable {
 
     public convenience init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try self.init(path: directory.hasSuffix("/") ? directory + "journal.sqlite" : directory + "/journal.sqlite")
+        try self.init(path: directory.pathAppending("journal.sqlite"))
     }
 
     /// The schema, one step per change, each applied once and in order. Steps are named in

@@ -77,10 +77,6 @@ public struct SQLiteRow: Sendable {
         if columns[column] == .null { return nil }
         return try double(column)
     }
-    func optionalText(_ column: String) throws(SQLiteError) -> String? {
-        if columns[column] == .null { return nil }
-        return try text(column)
-    }
 }
 
 /// One SQLite connection, reached only through its serial queue: every call runs there, so
@@ -119,6 +115,7 @@ public final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Runs `body` on the connection's queue, blocking the caller (the CLI, start-up).
+    @discardableResult
     public func sync<T>(_ body: (Access) throws -> T) throws -> T {
         try queue.sync { try body(Access(connection: self)) }
     }

@@ -179,3 +179,35 @@ struct ConfigTests {
         #expect(config.schedule[.containerAutoHeal] == 60)
     }
 }
+
+/// What a config error says when a file cannot be read: the system's words, not an error's
+/// type name (the daemons have no Foundation and its `localizedDescription`).
+@Suite("Config file errors")
+struct ConfigFileErrorTests {
+    @Test func aMissingPasswordFileIsNamedWithTheSystemsWords() throws {
+        let missing = "/nonexistent-autoheal/\(UUID().uuidString)/password"
+        #expect {
+            try AutoHealConfig.parse("[rabbitmq]\npassword_file = \(missing)\n", path: "auto_heal.conf")
+        } throws: { error in
+            let text = (error as? ConfigError)?.description ?? ""
+            return text.contains("cannot read the password file \"\(missing)\": No such file or directory")
+        }
+    }
+
+    @Test func aConfigThatIsNotUTF8SaysSo() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("autoheal-\(UUID().uuidString).conf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data([0x5B, 0xFF, 0xFE, 0x5D, 0x0A]).write(to: URL(fileURLWithPath: path))
+        #expect {
+            try AutoHealConfig.load(path: path)
+        } throws: { error in
+            (error as? ConfigError)?.description.contains("cannot read: not valid UTF-8 text") == true
+        }
+    }
+
+    @Test func pathsAreJoinedWithOneSlash() {
+        #expect("/var/lib/autoheal".pathAppending("journal.sqlite") == "/var/lib/autoheal/journal.sqlite")
+        #expect("/var/lib/autoheal/".pathAppending("journal.sqlite") == "/var/lib/autoheal/journal.sqlite")
+        #expect("/etc/auto_heal.conf".directoryPart == "/etc" && "auto_heal.conf".directoryPart == "")
+    }
+}
