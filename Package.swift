@@ -1,14 +1,24 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The three programs' release builds on Linux: linked by GNU ld with packed relative relocations
+// The programs' release builds on Linux: linked by GNU ld with packed relative relocations
 // (DT_RELR; glibc 2.36, Debian 12). The table the loader reads at each start shrinks from
 // about 2 MB to 40 KB, which is 2 MB less RSS in each daemon (BENCHMARKS.md), and the programs
 // stay position-independent (ASLR). gold, the Swift toolchain's default linker here, cannot
 // write DT_RELR.
+//
+// They link the Swift runtime into the program (`-static-stdlib`, as `swift build
+// --static-swift-stdlib` does; the modules are compiled for it too, at the end of this file): a
+// native daemon needs no Swift runtime on its host and starts without the shared runtime's
+// libraries, 6 MB less idle memory. And libstdc++, which the runtime needs, is linked from its
+// static archive: `Linking/static-libstdc++` holds a linker script named `libstdc++.so` that
+// says so, searched before the system's directories.
+let staticRuntimeFlags = [
+    "-static-stdlib", "-L\(Context.packageDirectory)/Linking/static-libstdc++",
+]
 let programLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(
-        ["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+        staticRuntimeFlags + ["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
         .when(platforms: [.linux], configuration: .release))
 ]
 
@@ -18,7 +28,9 @@ let programLinkerSettings: [LinkerSetting] = [
 // backtrace anyway.
 let daemonLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(
-        ["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        staticRuntimeFlags + [
+            "-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+        ],
         .when(platforms: [.linux], configuration: .release))
 ]
 
@@ -57,6 +69,8 @@ let package = Package(
         .target(name: "CSQLiteShim", dependencies: ["CSQLite"]),
         // epoll and eventfd, which Glibc's Swift module leaves out.
         .target(name: "CEpoll"),
+        // The daemons' start-up before any library's (GnuTLS left uninitialised).
+        .target(name: "CDaemonStartup"),
 
         // Core: config, payloads, envelope, decisions, logging. No C, no I/O clients.
         // The one lock every shared value is kept under (pthread: ThreadSanitizer sees it).
@@ -131,13 +145,13 @@ let package = Package(
         .executableTarget(
             name: "autoheal-monitor",
             dependencies: [
-                "Monitor", "Telemetry",
+                "Monitor", "Telemetry", "CDaemonStartup",
             ],
             linkerSettings: daemonLinkerSettings),
         .executableTarget(
             name: "autoheal-engine",
             dependencies: [
-                "Engine", "Telemetry",
+                "Engine", "Telemetry", "CDaemonStartup",
             ],
             linkerSettings: daemonLinkerSettings),
         .executableTarget(
@@ -152,7 +166,9 @@ let package = Package(
         // libFuzzer driver program (scripts/fuzz.sh builds it with -sanitize=fuzzer,address).
         .target(name: "FuzzTargets", dependencies: ["AutoHealCore", "DockerAPI", "Handlers", "NovaAPI"]),
         .systemLibrary(name: "CFuzzerDriver"),
-        .executableTarget(name: "autoheal-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"]),
+        .executableTarget(
+            name: "autoheal-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"],
+            linkerSettings: [.unsafeFlags(staticRuntimeFlags, .when(platforms: [.linux], configuration: .release))]),
 
         // The benchmark tool (build with -c release): the figures of BENCHMARKS.md.
         .executableTarget(
@@ -161,7 +177,8 @@ let package = Package(
                 "Engine", "Handlers", "Policy", "Messaging", "DockerAPI", "HTTP", "AMQP", "AutoHealCore", "Journal", "CEpoll",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ],
+            linkerSettings: programLinkerSettings),
 
         // Tests.
         .target(
@@ -196,3 +213,16 @@ let package = Package(
             ]),
     ]
 )
+
+// Release builds on Linux link the Swift runtime into each program (`-static-stdlib`, at the top).
+// The modules must be compiled against the static runtime's module directory too
+// (`-static-stdlib` makes the driver pass `-use-static-resource-dir`), or FoundationEssentials'
+// static archive misses the libraries it links through its module (`_FoundationCollections`).
+// The test support module is left out: it imports swift-testing, which has no static build.
+for target in package.targets
+where target.type != .system && target.type != .test && target.name != "AutoHealTestSupport" {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))
+        ]
+}

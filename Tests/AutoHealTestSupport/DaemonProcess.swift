@@ -34,6 +34,13 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
+    /// The environment the running program was last started with (`/proc/PID/environ`): for the
+    /// daemons, the one they started themselves again with (CDaemonStartup).
+    public var startEnvironment: [String] {
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
     public var exitStatus: Int32 { process.terminationStatus }
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 

@@ -60,6 +60,12 @@ struct HealEndToEndTests {
                 #expect(log("monitor.log").contains("published payload=container_auto_heal scope=control result=confirmed"))
                 // Standard output carries the same lines.
                 #expect(engine.output.contains("revived container host=127.0.0.1:2375 container=\(cinder.name)"))
+                // Both daemons started themselves again once, with GnuTLS's start-up skipped
+                // (CDaemonStartup); the fence test checks that no child inherits it.
+                for daemon in [engine, monitor] {
+                    #expect(daemon.startEnvironment.contains("GNUTLS_NO_IMPLICIT_INIT=1"), "\(daemon.name)")
+                    #expect(daemon.startEnvironment.contains("AUTOHEAL_STARTED_AGAIN=1"), "\(daemon.name)")
+                }
             } catch {
                 Issue.record("engine output:\n\(engine.output.suffix(3000))\nmonitor output:\n\(monitor.output.suffix(1500))")
                 throw error

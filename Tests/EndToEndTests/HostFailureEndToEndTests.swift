@@ -30,7 +30,16 @@ struct HostFailureEndToEndTests {
             fenceCalls = directory.appendingPathComponent("fence.calls")
             for (name, exit) in [("fence-ok.sh", 0), ("fence-fails.sh", 1)] {
                 let script = directory.appendingPathComponent(name).path
-                try "#!/bin/sh\necho \"$@\" >> \(fenceCalls.path)\nexit \(exit)\n".write(toFile: script, atomically: true, encoding: .utf8)
+                // It also keeps what of the engine's start-up variables it inherited: none, or a
+                // fence tool that relies on GnuTLS's implicit start-up would fail (CDaemonStartup).
+                let startup = "^(GNUTLS_NO_IMPLICIT_INIT|AUTOHEAL_STARTED_AGAIN)="
+                try """
+                #!/bin/sh
+                echo "$@" >> \(fenceCalls.path)
+                env | grep -E '\(startup)' >> \(fenceCalls.path).environment
+                exit \(exit)
+
+                """.write(toFile: script, atomically: true, encoding: .utf8)
                 chmod(script, 0o755)
             }
         }
@@ -53,6 +62,8 @@ struct HostFailureEndToEndTests {
 
         var computeLog: String { HostFailureEndToEndTests.read(directory.appendingPathComponent("logs/engine-compute.log")) }
         var fenced: [String] { HostFailureEndToEndTests.read(fenceCalls).split(separator: "\n").map(String.init) }
+        /// The engine's start-up variables the fence commands inherited (none expected).
+        var fenceInherited: String { HostFailureEndToEndTests.read(fenceCalls.appendingPathExtension("environment")) }
 
         /// compute-1 fails: its Docker API stops answering, and Nova stops hearing its nova-compute.
         func fail(_ host: String) async throws {
@@ -105,6 +116,7 @@ struct HostFailureEndToEndTests {
                 try await c.nova.server(server) == ("ACTIVE", "compute-2")
             }
             #expect(c.fenced == ["compute-1"])
+            #expect(c.fenceInherited.isEmpty)
             #expect(try await c.nova.service("compute-1")?.forcedDown == true)
             try await waitUntil("the evacuation to be reported", timeout: .seconds(60)) {
                 c.webhook.bodies.contains {
