@@ -30,6 +30,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+say "the images' programs carry the Swift runtime and libstdc++ in them (Package.swift, release)"
+for daemon in engine monitor; do
+  shared="$(docker run --rm --network none --entrypoint ldd "cloud-auto-heal-$daemon:latest" \
+    "/usr/local/bin/autoheal-$daemon" | grep -E 'libswift|libFoundation|libdispatch|libstdc\+\+' || true)"
+  [[ -z "$shared" ]] || die "autoheal-$daemon in its image loads shared libraries it should carry: $shared"
+done
+
 say "config bootstrap: init-config from the image, and a clear error for a directory in its place"
 mkdir -p "$work/bootstrap" "$work/not-a-file.conf"
 docker run --rm --network none -v "$work/bootstrap:/host-etc" --entrypoint autoheal cloud-auto-heal-engine:latest \
