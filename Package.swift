@@ -10,7 +10,7 @@ import PackageDescription
 // They link the Swift runtime into the program (`-static-stdlib`, as `swift build
 // --static-swift-stdlib` does; the modules are compiled for it too, at the end of this file): a
 // native daemon needs no Swift runtime on its host and starts without the shared runtime's
-// libraries, 6 MB less idle memory. And libstdc++, which the runtime needs, is linked from its
+// libraries, 4-5 MB less idle memory. And libstdc++, which the runtime needs, is linked from its
 // static archive: `Linking/static-libstdc++` holds a linker script named `libstdc++.so` that
 // says so, searched before the system's directories.
 let staticRuntimeFlags = [

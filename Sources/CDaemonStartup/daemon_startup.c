@@ -12,7 +12,8 @@
 // same arguments) with it and a marker added, once. After every library's constructor, the
 // program's own constructor removes both again, so that no child process (the fence command)
 // inherits them: a program that relies on GnuTLS's implicit start-up would fail with them. If the
-// variable is set already (the images set it), or the exec fails, the program just goes on.
+// variable is set already (the operator's choice), the environment is implausibly large for a
+// copy on the stack, or the exec fails, the program just goes on.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ static void cdaemon_before_libraries(int argc, char **argv, char **envp) {
     if (has_variable(envp, gnutls_entry) || has_variable(envp, marker_entry)) return;
     size_t count = 0;
     while (envp != NULL && envp[count] != NULL) count++;
+    if (count > 4096) return;
     char *again[count + 3];
     for (size_t i = 0; i < count; i++) again[i] = envp[i];
     again[count] = (char *)gnutls_entry;
