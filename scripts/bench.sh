@@ -6,9 +6,10 @@ source "$(dirname "$0")/lib.sh"
 install_base
 start_docker
 start_rabbitmq
-# Every run measures the same broker: after the test suites (hundreds of vhosts created and
-# deleted) this node published 20,000-23,000 messages/s, and 26,000-27,000 once its
-# application was restarted (BENCHMARKS.md). Vhosts, users and durable queues are kept.
+# Every run measures the same broker: after an afternoon of test and bench runs (the suites
+# create and delete hundreds of vhosts) this node published 20,000-23,000 messages/s, and
+# 26,000-27,000 once its application was restarted (BENCHMARKS.md). Vhosts, users and durable
+# queues are kept.
 say "restarting the RabbitMQ application (the same broker state for every run)"
 rabbitmqctl -q stop_app
 rabbitmqctl -q start_app
