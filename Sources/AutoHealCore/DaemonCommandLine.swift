@@ -57,8 +57,13 @@ public struct DaemonCommandLine: Equatable, Sendable {
     }
 
     /// Parses the process's arguments, then runs `body` with them on a task while the main
-    /// thread waits (``ProgramSupport/runOnTask(_:)``); answers `--help` and usage errors
-    /// itself. Exits the process: 0, or 1 when `body` throws, or 64 for a usage error.
+    /// thread waits (``OSThread/waitForTask(_:)``); answers `--help` and usage errors itself.
+    /// Exits the process: 0, or 1 when `body` throws, or 64 for a usage error.
+    ///
+    /// This, not Swift's `async` main, is the daemons' entry: on Linux that one ends the main
+    /// thread through `dispatch_main()`, whose `pthread_exit` unwinds the stack and reads the
+    /// unwind tables, 0.7 MB that stay resident for the life of the process (BENCHMARKS.md).
+    /// Nothing in the daemons runs on the main actor or the main queue.
     public static func main(
         program: String, abstract: String, _ body: @escaping @Sendable (DaemonCommandLine) async throws -> Void
     ) -> Never {
@@ -71,16 +76,16 @@ public struct DaemonCommandLine: Equatable, Sendable {
                 line: "Error: \(message)\nUsage: \(program) [--config <config>]\n  See '\(program) --help' for more information.")
             exit(64)
         case .run(let line):
-            let failed = Locked(false)
-            ProgramSupport.runOnTask {
+            let failed = OSThread.waitForTask { () async -> Bool in
                 do {
                     try await body(line)
+                    return false
                 } catch {
                     LogFile.standardError.write(line: "Error: \(error)")
-                    failed.withLock { $0 = true }
+                    return true
                 }
             }
-            exit(failed.withLock { $0 } ? 1 : 0)
+            exit(failed ? 1 : 0)
         }
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import FoundationEssentials
 import Glibc
 import Logging
@@ -6,20 +5,6 @@ import Logging
 /// What every program of Cloud Auto Heal does first: read the config (or explain why
 /// not and exit), set up logging, and say which config it runs with.
 public enum ProgramSupport {
-    /// Runs a daemon's asynchronous body on a task while the main thread waits for it, then
-    /// returns. The daemons' entry point, in place of Swift's `async` main: on Linux that one
-    /// ends the main thread through `dispatch_main()`, whose `pthread_exit` unwinds the stack and
-    /// reads the unwind tables, 0.7 MB that stay resident for the life of the process
-    /// (BENCHMARKS.md). Nothing in the daemons runs on the main actor or the main queue.
-    public static func runOnTask(_ body: @escaping @Sendable () async -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            await body()
-            done.signal()
-        }
-        done.wait()
-    }
-
     /// Exit status for a configuration problem (sysexits' EX_CONFIG).
     public static let configExitCode: Int32 = 78
 

@@ -20,8 +20,10 @@
 
 #include "daemon_startup.h"
 
-static const char gnutls_entry[] = "GNUTLS_NO_IMPLICIT_INIT=1";
-static const char marker_entry[] = "AUTOHEAL_STARTED_AGAIN=1";
+#define GNUTLS_VARIABLE "GNUTLS_NO_IMPLICIT_INIT"
+#define MARKER_VARIABLE "AUTOHEAL_STARTED_AGAIN"
+static const char gnutls_entry[] = GNUTLS_VARIABLE "=1";
+static const char marker_entry[] = MARKER_VARIABLE "=1";
 
 static int has_variable(char **envp, const char *entry) {
     size_t name_length = strchr(entry, '=') - entry + 1;
@@ -50,7 +52,7 @@ __attribute__((section(".preinit_array"), used)) static void (*const cdaemon_pre
     int, char **, char **) = cdaemon_before_libraries;
 
 __attribute__((constructor)) static void cdaemon_after_libraries(void) {
-    if (getenv("AUTOHEAL_STARTED_AGAIN") == NULL) return;
-    unsetenv("AUTOHEAL_STARTED_AGAIN");
-    unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+    if (getenv(MARKER_VARIABLE) == NULL) return;
+    unsetenv(MARKER_VARIABLE);
+    unsetenv(GNUTLS_VARIABLE);
 }

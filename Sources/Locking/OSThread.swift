@@ -48,6 +48,27 @@ public enum OSThread {
     }
 }
 
+extension OSThread {
+    /// Runs `body` on a task and blocks the calling thread until the task returns its value:
+    /// the bridge from a thread of our own (an `OSThread`, or the main thread of a daemon) into
+    /// async code. Never call it on a thread of the cooperative pool, which it would block.
+    public static func waitForTask<Value: Sendable>(_ body: @escaping @Sendable () async -> Value) -> Value {
+        let result = Locked<Value?>(nil)
+        let done = ThreadCondition()
+        Task.detached {
+            let value = await body()
+            done.lock()
+            result.withLock { $0 = value }
+            done.signal()
+            done.unlock()
+        }
+        done.lock()
+        while result.withLock({ $0 == nil }) { done.wait(seconds: 60) }
+        done.unlock()
+        return result.withLock { $0 }!
+    }
+}
+
 /// A lock with a condition, for a thread that waits for work (the publisher's thread): the
 /// pthread pair, in place of Foundation's `NSCondition`.
 public final class ThreadCondition: @unchecked Sendable {

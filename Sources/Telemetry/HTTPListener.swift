@@ -155,15 +155,8 @@ final class HTTPListener: Sendable {
         case .failure(let refusal): response = refusal.response
         case .success(let request):
             head = request.method == .head
-            let result = Locked<Response?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                let answer = await handler(request)
-                result.withLock { $0 = answer }
-                done.signal()
-            }
-            done.wait()  // this thread is ours, not one of the cooperative pool's
-            response = result.withLock { $0 }!
+            // This thread is ours, not one of the cooperative pool's.
+            response = OSThread.waitForTask { await handler(request) }
         }
         let text =
             "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\nContent-Type: \(response.contentType)\r\n"

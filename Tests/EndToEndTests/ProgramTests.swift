@@ -17,6 +17,18 @@ struct ProgramTests {
         #expect(FileManager.default.fileExists(atPath: path))
     }
 
+    /// The daemons read their command line themselves (DaemonCommandLine), with
+    /// swift-argument-parser's exit codes: help 0, a usage error 64.
+    @Test(arguments: ["autoheal-engine", "autoheal-monitor"])
+    func helpExits0AndAnUnknownOptionExits64(program: String) throws {
+        let (helpStatus, help) = try runProgram(program, ["--help"])
+        #expect(helpStatus == 0)
+        #expect(help.contains("USAGE: \(program) [--config <config>]"))
+        let (status, output) = try runProgram(program, ["--bogus"])
+        #expect(status == 64)
+        #expect(output.contains("Error: Unknown option '--bogus'"))
+    }
+
     @Test func badValueExitsNonZeroNamingFileLineSectionAndKey() throws {
         let directory = try TestEnvironment.temporaryDirectory("autoheal-bad")
         defer { try? FileManager.default.removeItem(at: directory) }
