@@ -30,3 +30,11 @@ if grep -rnE '^\s*(@_exported\s+)?(public\s+|internal\s+)?import\s+(Foundation|F
   echo "lint: the lines above import Foundation into a daemon (see scripts/lint.sh)" >&2
   exit 1
 fi
+
+# JSON from outside is read by JSONInput alone: its guard keeps FoundationEssentials' decoder
+# from trapping on 513 nested `[` at the end of a text (Sources/AutoHealCore/JSONInput.swift).
+say "JSON is decoded through JSONInput"
+if grep -rn 'JSONDecoder()' Sources --include='*.swift' | grep -vE '^Sources/AutoHealCore/JSONInput\.swift:|^[^:]+:[0-9]+: *///'; then
+  echo "lint: decode with JSONInput.decode, not JSONDecoder (see scripts/lint.sh)" >&2
+  exit 1
+fi

@@ -166,7 +166,7 @@ public struct Envelope: Sendable, Equatable, Decodable {
     /// One pass of `JSONDecoder`; ``init(from:)`` checks the version and the payload first.
     private static func decodeJSON(_ data: Data) throws(EnvelopeError) -> Envelope {
         do {
-            let envelope = try JSONDecoder().decode(Envelope.self, from: data)
+            let envelope = try JSONInput.decode(Envelope.self, from: data)
             guard !envelope.id.isEmpty else { throw EnvelopeError.malformed("empty \"id\"") }
             return envelope
         } catch let error as EnvelopeError {

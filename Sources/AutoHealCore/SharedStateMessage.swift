@@ -41,14 +41,14 @@ public enum SharedStateMessage: Sendable, Equatable {
     public static func decode(_ body: [UInt8], now: Date = Date()) throws(SharedStateMessageError) -> SharedStateMessage {
         guard body.count <= 16 << 20 else { throw .malformed("\(body.count) bytes, over the 16 MiB limit") }
         let data = Data(body)
-        guard let fields = try? JSONDecoder().decode(Header.self, from: data) else { throw .malformed("not a JSON object") }
+        guard let fields = try? JSONInput.decode(Header.self, from: data) else { throw .malformed("not a JSON object") }
         let kind = fields.kind ?? (fields.hasPaused ? "pause" : "")
         let message: SharedStateMessage
         do {
             switch kind {
-            case "pause", "release": message = .pause(try JSONDecoder().decode(PauseNotice.self, from: data))
-            case "budget": message = .budget(try JSONDecoder().decode(BudgetEntry.self, from: data))
-            case "checkpoint": message = .checkpoint(try JSONDecoder().decode(StateCheckpoint.self, from: data))
+            case "pause", "release": message = .pause(try JSONInput.decode(PauseNotice.self, from: data))
+            case "budget": message = .budget(try JSONInput.decode(BudgetEntry.self, from: data))
+            case "checkpoint": message = .checkpoint(try JSONInput.decode(StateCheckpoint.self, from: data))
             case "sync": message = .sync(id: fields.id ?? "")
             default: throw SharedStateMessageError.malformed("unknown kind \"\(String(kind.prefix(40)))\"")
             }

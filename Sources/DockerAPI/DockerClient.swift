@@ -259,14 +259,14 @@ public final class DockerClient: Sendable {
     private func refusal(_ response: HTTPResponse) -> DockerError {
         struct Message: Decodable { var message: String }
         let message =
-            (try? JSONDecoder().decode(Message.self, from: Data(response.body)))?.message
+            (try? JSONInput.decode(Message.self, from: Data(response.body)))?.message
             ?? String(response.bodyText.prefix(300))
         return .refused(host: host, status: response.status, message: message)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws(DockerError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(response.body))
+            return try JSONInput.decode(T.self, from: Data(response.body))
         } catch {
             throw .badResponse(host: host, detail: "cannot read \(T.self) from \(response.body.count) bytes: \(error)")
         }

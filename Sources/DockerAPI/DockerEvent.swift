@@ -1,3 +1,4 @@
+import AutoHealCore
 import FoundationEssentials
 
 /// One message of Docker's `GET /events` stream (the fields the healer reads).
@@ -63,7 +64,7 @@ public struct DockerEventDecoder: Sendable {
         splitter.lines(in: chunk).compactMap { line -> DockerEventItem? in
             guard !line.isEmpty else { return nil }
             do {
-                return .event(try JSONDecoder().decode(DockerEvent.self, from: Data(line)))
+                return .event(try JSONInput.decode(DockerEvent.self, from: Data(line)))
             } catch {
                 return .undecodable(line: String(decoding: line.prefix(500), as: UTF8.self), reason: "\(error)")
             }

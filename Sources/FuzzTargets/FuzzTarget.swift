@@ -93,7 +93,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     static func containerInspect(_ bytes: [UInt8]) {
-        guard let details = try? JSONDecoder().decode(ContainerDetails.self, from: Data(bytes)) else { return }
+        guard let details = try? JSONInput.decode(ContainerDetails.self, from: Data(bytes)) else { return }
         let seen = details.observation
         _ = seen.summary
         for rules in [ReviveDecision.Rules(), ReviveDecision.Rules(reviveStopped: true, graceAfterStart: 60)] {
@@ -200,9 +200,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         struct Services: Decodable { var services: [NovaService] }
         struct Servers: Decodable { var servers: [NovaServer] }
         struct Server: Decodable { var server: NovaServer }
-        _ = (try? JSONDecoder().decode(Services.self, from: data))?.services.map(\.isUp)
-        _ = try? JSONDecoder().decode(Servers.self, from: data)
-        _ = try? JSONDecoder().decode(Server.self, from: data)
+        _ = (try? JSONInput.decode(Services.self, from: data))?.services.map(\.isUp)
+        _ = try? JSONInput.decode(Servers.self, from: data)
+        _ = try? JSONInput.decode(Server.self, from: data)
         _ = try? KeystoneLogin.parse(bytes, keystone: keystone)
     }
 }

@@ -368,7 +368,7 @@ public final class DecisionJournal: Sendable {
         try db.sync { db in
             try db.rows("SELECT host, target, actions, quarantined, healthySince, version, writer, basis FROM budget ORDER BY host, target")
                 .map { row in
-                    let times = (try? JSONDecoder().decode([Double].self, from: Data(try row.text("actions").utf8))) ?? []
+                    let times = (try? JSONInput.decode([Double].self, from: Data(try row.text("actions").utf8))) ?? []
                     let record = RestartBudget.Record(
                         actions: times.map(Date.init(timeIntervalSince1970:)), quarantined: try row.integer("quarantined") != 0,
                         healthySince: try row.optionalDouble("healthySince").map(Date.init(timeIntervalSince1970:)))

@@ -243,7 +243,7 @@ public final class NovaClient: NovaCompute {
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws(NovaError) -> T {
         do {
-            return try JSONDecoder().decode(type, from: Data(response.body))
+            return try JSONInput.decode(type, from: Data(response.body))
         } catch {
             throw .badResponse("\(error) in \(response.bodyText.prefix(300))")
         }
@@ -252,7 +252,7 @@ public final class NovaClient: NovaCompute {
     /// Nova's `{"badRequest": {"message": …}}`-style error, or the start of the body.
     static func message(_ response: HTTPResponse) -> String {
         struct Fault: Decodable { var message: String? }
-        if let faults = try? JSONDecoder().decode([String: Fault].self, from: Data(response.body)),
+        if let faults = try? JSONInput.decode([String: Fault].self, from: Data(response.body)),
             let message = faults.values.lazy.compactMap(\.message).first
         {
             return message
@@ -311,7 +311,7 @@ public enum KeystoneLogin {
         }
         let answer: Answer
         do {
-            answer = try JSONDecoder().decode(Answer.self, from: Data(body))
+            answer = try JSONInput.decode(Answer.self, from: Data(body))
         } catch {
             throw .authentication("unreadable token answer: \(error)")
         }

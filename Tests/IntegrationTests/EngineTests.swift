@@ -106,19 +106,25 @@ struct EngineTests {
                 // 2 MB: refused having copied only its head; the dead-lettered copy is that head.
                 let oversized = "container_auto_heal" + String(repeating: " ", count: 2_000_000)
                 let head = String(oversized.prefix(4096))
-                for body in ["restart_everything", "libvirt_suspend_wakeup", "{\"version\": 7}", "{\"version\": 1, \"id\": 5}", oversized] {
+                // 513 levels, the last `[` at the end: JSONDecoder alone would trap (JSONInput).
+                let nested = "{\"version\": 1, \"payload\": " + String(repeating: "[", count: 512)
+                let bodies = [
+                    "restart_everything", "libvirt_suspend_wakeup", "{\"version\": 7}", "{\"version\": 1, \"id\": 5}", nested, oversized,
+                ]
+                for body in bodies {
                     try await RabbitAdmin.publishRaw(body, exchange: control.0, routingKey: control.1, vhost: vhost)
                 }
                 var dead: [RabbitAdmin.Message] = []
-                try await waitUntil("five dead letters") {
+                try await waitUntil("six dead letters") {
                     dead += try await RabbitAdmin.take(10, from: Topology.deadLetterQueue, vhost: vhost)
-                    return dead.count >= 5
+                    return dead.count >= 6
                 }
                 let reasons = Dictionary(uniqueKeysWithValues: dead.map { ($0.body, $0.headers[Topology.deadLetterReasonHeader] ?? "") })
                 #expect(reasons["restart_everything"] == "unknown payload \"restart_everything\"")
                 #expect(reasons["libvirt_suspend_wakeup"] == "libvirt_suspend_wakeup is not a control payload")
                 #expect(reasons["{\"version\": 7}"] == "unsupported envelope version 7 (this engine reads version 1)")
                 #expect(reasons["{\"version\": 1, \"id\": 5}"]?.hasPrefix("malformed envelope:") == true)
+                #expect(reasons[nested] == "malformed envelope: not valid JSON")
                 #expect(
                     reasons[head]
                         == "body of 2000019 bytes is over the 65536-byte limit; the dead-lettered copy keeps its first 4096 bytes")
