@@ -11,12 +11,22 @@ final class AMQPConnection {
     private var handle: OpaquePointer?
     let server: AMQPServer
     private var nextPublishTag: UInt64 = 1
+    /// Publishes written ahead and sent together by ``flushPublishes()`` (plain TCP); nil on
+    /// TLS, where each one is sent as it is published. See `cah_amqp_outbox` for why.
+    private var outbox: cah_amqp_outbox?
+    /// How long ``flushPublishes()`` waits for a socket that takes nothing.
+    private let writeTimeout: Duration
+    /// Buffered bytes past which ``publishMandatory(_:)`` sends at once: the broker starts on
+    /// a long batch while the rest is written.
+    static let outboxFlushBytes = 64 << 10
 
     static let channel: UInt16 = 1
 
     /// Connects, logs in, opens channel 1 and declares the topology.
     init(settings: AMQPSettings, server: AMQPServer, topology: AMQPTopology) throws(AMQPError) {
         self.server = server
+        self.outbox = settings.tls == nil ? cah_amqp_outbox() : nil
+        self.writeTimeout = max(settings.connectTimeout, .seconds(1))
         var status = cah_amqp_status()
         func open(_ tls: UnsafePointer<cah_amqp_tls>?) -> OpaquePointer? {
             cah_amqp_open(
@@ -52,6 +62,7 @@ final class AMQPConnection {
     func close() {
         if let handle { cah_amqp_close(handle) }
         handle = nil
+        if outbox != nil { cah_amqp_outbox_free(&outbox!) }
     }
 
     private static func text(_ status: cah_amqp_status) -> String {
@@ -128,12 +139,35 @@ final class AMQPConnection {
         case returned(messageID: String, code: Int)
     }
 
-    /// Sends a persistent, mandatory message on the confirm channel without waiting; returns
-    /// the delivery tag its confirm will carry. Many may be in flight at once.
+    /// Sends a persistent, mandatory message on the confirm channel without waiting for its
+    /// confirm; returns the delivery tag the confirm will carry. Many may be in flight at once.
+    /// On plain TCP the message may wait in the outbox until ``flushPublishes()``.
     func publishMandatory(_ message: AMQPMessage) throws(AMQPError) -> UInt64 {
-        try send(message, mandatory: true)
+        if outbox != nil {
+            let h = try live()
+            var status = cah_amqp_status()
+            let rc = message.body.withUnsafeBytes { body in
+                cah_amqp_publish_buffered(
+                    h, Self.channel, message.exchange, message.routingKey, 1, body.baseAddress, body.count,
+                    message.contentType, message.messageID, message.header?.name, message.header?.value, &outbox!,
+                    &status)
+            }
+            try check(rc, status)
+            if outbox!.len >= Self.outboxFlushBytes { try flushPublishes() }
+        } else {
+            try send(message, mandatory: true)
+        }
         defer { nextPublishTag += 1 }
         return nextPublishTag
+    }
+
+    /// Sends what ``publishMandatory(_:)`` wrote ahead, in as few system calls as the socket
+    /// allows. After a failure the connection may hold half a frame: close it.
+    func flushPublishes() throws(AMQPError) {
+        guard outbox != nil, outbox!.len > 0 else { return }
+        let h = try live()
+        var status = cah_amqp_status()
+        try check(cah_amqp_outbox_flush(h, &outbox!, Int32(writeTimeout.wholeMilliseconds), &status), status)
     }
 
     /// The next confirm or return, waiting at most `timeout` (zero: only what has arrived);

@@ -283,6 +283,7 @@ public final class AMQPPublisher: @unchecked Sendable {
                     let tag = try connection!.publishMandatory(job.message)
                     inFlight.append((tag, job.id))
                 }
+                try connection!.flushPublishes()
                 // Collect what has been confirmed; wait a little only when there is nothing to send.
                 var wait: Duration = toSend.isEmpty ? .milliseconds(50) : .zero
                 while !inFlight.isEmpty, let event = try connection!.nextPublisherEvent(timeout: wait) {

@@ -1,9 +1,13 @@
 #include "amqp_shim.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <amqp_ssl_socket.h>
@@ -246,31 +250,38 @@ static int64_t integer_header(const amqp_basic_properties_t *props, const char *
     return -1;
 }
 
+/// The properties of a persistent message; `entry` holds the one header, when there is one.
+static void fill_properties(amqp_basic_properties_t *props, amqp_table_entry_t *entry,
+                            const char *content_type, const char *message_id,
+                            const char *header_name, const char *header_value) {
+    memset(props, 0, sizeof *props);
+    props->_flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    if (content_type) {
+        props->_flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
+        props->content_type = amqp_cstring_bytes(content_type);
+    }
+    if (message_id) {
+        props->_flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props->message_id = amqp_cstring_bytes(message_id);
+    }
+    if (header_name && header_value) {
+        entry->key = amqp_cstring_bytes(header_name);
+        entry->value.kind = AMQP_FIELD_KIND_UTF8;
+        entry->value.value.bytes = amqp_cstring_bytes(header_value);
+        props->_flags |= AMQP_BASIC_HEADERS_FLAG;
+        props->headers.num_entries = 1;
+        props->headers.entries = entry;
+    }
+}
+
 int cah_amqp_publish(amqp_connection_state_t conn, uint16_t channel, const char *exchange,
                      const char *routing_key, int mandatory, const void *body, size_t body_len,
                      const char *content_type, const char *message_id, const char *header_name,
                      const char *header_value, cah_amqp_status *st) {
     amqp_basic_properties_t props;
-    memset(&props, 0, sizeof props);
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    if (content_type) {
-        props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
-        props.content_type = amqp_cstring_bytes(content_type);
-    }
-    if (message_id) {
-        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
-        props.message_id = amqp_cstring_bytes(message_id);
-    }
     amqp_table_entry_t entry;
-    if (header_name && header_value) {
-        entry.key = amqp_cstring_bytes(header_name);
-        entry.value.kind = AMQP_FIELD_KIND_UTF8;
-        entry.value.value.bytes = amqp_cstring_bytes(header_value);
-        props._flags |= AMQP_BASIC_HEADERS_FLAG;
-        props.headers.num_entries = 1;
-        props.headers.entries = &entry;
-    }
+    fill_properties(&props, &entry, content_type, message_id, header_name, header_value);
     amqp_bytes_t payload = {body_len, (void *)body};
     int rc = amqp_basic_publish(conn, channel, amqp_cstring_bytes(exchange),
                                 amqp_cstring_bytes(routing_key), mandatory ? 1 : 0, 0, &props,
@@ -281,6 +292,165 @@ int cah_amqp_publish(amqp_connection_state_t conn, uint16_t channel, const char 
     }
     set_ok(st);
     return 0;
+}
+
+// AMQP 0-9-1 frame: type (1), channel (2), payload size (4), payload, end octet 0xCE.
+enum { FRAME_HEAD = 7, FRAME_END = 0xCE };
+
+static void put_u16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xFF; }
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/// Room for `need` more bytes; 0 when memory ran out.
+static int outbox_reserve(cah_amqp_outbox *o, size_t need) {
+    if (o->cap - o->len >= need) return 1;
+    size_t cap = o->cap ? o->cap : 16384;
+    while (cap - o->len < need) cap *= 2;
+    uint8_t *bytes = realloc(o->bytes, cap);
+    if (!bytes) return 0;
+    o->bytes = bytes;
+    o->cap = cap;
+    return 1;
+}
+
+/// Starts a frame at the end of the outbox (room reserved by the caller); returns where its
+/// payload goes.
+static uint8_t *frame_start(cah_amqp_outbox *o, uint8_t type, uint16_t channel) {
+    uint8_t *f = o->bytes + o->len;
+    f[0] = type;
+    put_u16(f + 1, channel);
+    return f + FRAME_HEAD;
+}
+
+/// Ends the frame started at `at` with `size` bytes of payload.
+static void frame_end(cah_amqp_outbox *o, size_t at, size_t size) {
+    put_u32(o->bytes + at + 3, (uint32_t)size);
+    o->bytes[at + FRAME_HEAD + size] = FRAME_END;
+    o->len = at + FRAME_HEAD + size + 1;
+}
+
+int cah_amqp_publish_buffered(amqp_connection_state_t conn, uint16_t channel,
+                              const char *exchange, const char *routing_key, int mandatory,
+                              const void *body, size_t body_len, const char *content_type,
+                              const char *message_id, const char *header_name,
+                              const char *header_value, cah_amqp_outbox *o,
+                              cah_amqp_status *st) {
+    size_t frame_max = (size_t)amqp_get_frame_max(conn);
+    if (frame_max < 4096) frame_max = 4096;  // the protocol's minimum
+    size_t usable = frame_max - FRAME_HEAD - 1;
+    size_t start = o->len;
+    if (!outbox_reserve(o, 2 * frame_max)) {
+        set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "basic.publish: out of memory");
+        return -1;
+    }
+
+    amqp_basic_publish_t m = {0};
+    m.exchange = amqp_cstring_bytes(exchange);
+    m.routing_key = amqp_cstring_bytes(routing_key);
+    m.mandatory = mandatory ? 1 : 0;
+    uint8_t *p = frame_start(o, AMQP_FRAME_METHOD, channel);
+    put_u32(p, AMQP_BASIC_PUBLISH_METHOD);
+    amqp_bytes_t space = {usable - 4, p + 4};
+    int n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &m, space);
+    if (n < 0) {
+        o->len = start;
+        set_library_error(st, n, "basic.publish");
+        return -1;
+    }
+    frame_end(o, start, (size_t)n + 4);
+
+    amqp_basic_properties_t props;
+    amqp_table_entry_t entry;
+    fill_properties(&props, &entry, content_type, message_id, header_name, header_value);
+    size_t header = o->len;
+    p = frame_start(o, AMQP_FRAME_HEADER, channel);
+    put_u16(p, AMQP_BASIC_CLASS);
+    put_u16(p + 2, 0);  // weight
+    put_u64(p + 4, body_len);
+    space = (amqp_bytes_t){usable - 12, p + 12};
+    n = amqp_encode_properties(AMQP_BASIC_CLASS, &props, space);
+    if (n < 0) {
+        o->len = start;
+        set_library_error(st, n, "basic.publish properties");
+        return -1;
+    }
+    frame_end(o, header, (size_t)n + 12);
+
+    for (size_t offset = 0; offset < body_len;) {
+        size_t chunk = body_len - offset < usable ? body_len - offset : usable;
+        if (!outbox_reserve(o, chunk + FRAME_HEAD + 1)) {
+            o->len = start;
+            set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "basic.publish: out of memory");
+            return -1;
+        }
+        size_t at = o->len;
+        memcpy(frame_start(o, AMQP_FRAME_BODY, channel), (const uint8_t *)body + offset, chunk);
+        frame_end(o, at, chunk);
+        offset += chunk;
+    }
+    set_ok(st);
+    return 0;
+}
+
+/// Milliseconds on the monotonic clock.
+static int64_t monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int cah_amqp_outbox_flush(amqp_connection_state_t conn, cah_amqp_outbox *o, int timeout_ms,
+                          cah_amqp_status *st) {
+    int fd = amqp_get_sockfd(conn);
+    size_t sent = 0;
+    int64_t deadline = monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    char text[160];
+    while (sent < o->len) {
+        if (fd < 0) {
+            set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "basic.publish: no socket");
+            return -1;
+        }
+        ssize_t n = send(fd, o->bytes + sent, o->len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            snprintf(text, sizeof text, "basic.publish: send: %s", strerror(errno));
+            set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, text);
+            return -1;
+        }
+        // The socket's buffer is full: the broker reads on while its own writes wait, so
+        // waiting for room cannot deadlock; confirms stay queued in the kernel meanwhile.
+        int64_t left = deadline - monotonic_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) {
+            snprintf(text, sizeof text,
+                     "basic.publish: the broker took %zu of %zu bytes in %d ms", sent, o->len,
+                     timeout_ms);
+            set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, text);
+            return -1;
+        }
+    }
+    o->len = 0;
+    // A burst's buffer is not kept for the quiet hours after it.
+    if (o->cap > (1u << 20)) cah_amqp_outbox_free(o);
+    set_ok(st);
+    return 0;
+}
+
+void cah_amqp_outbox_free(cah_amqp_outbox *o) {
+    free(o->bytes);
+    o->bytes = NULL;
+    o->len = 0;
+    o->cap = 0;
 }
 
 /// Reads a connection.close or channel.close method frame into status and answers it.

@@ -78,6 +78,10 @@ public enum RabbitAdmin {
     public struct Message: Sendable {
         public var body: String
         public var headers: [String: String]
+        public var contentType: String? = nil
+        public var messageID: String? = nil
+        /// 2: persistent.
+        public var deliveryMode: Int? = nil
     }
 
     /// Takes up to `count` messages off a queue (they are removed).
@@ -91,7 +95,9 @@ public enum RabbitAdmin {
         return list.map { m in
             let props = m["properties"] as? [String: Any] ?? [:]
             let headers = (props["headers"] as? [String: Any] ?? [:]).mapValues { "\($0)" }
-            return Message(body: m["payload"] as? String ?? "", headers: headers)
+            return Message(
+                body: m["payload"] as? String ?? "", headers: headers, contentType: props["content_type"] as? String,
+                messageID: props["message_id"] as? String, deliveryMode: props["delivery_mode"] as? Int)
         }
     }
 

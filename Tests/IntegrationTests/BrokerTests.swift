@@ -66,6 +66,42 @@ struct BrokerTests {
         }
     }
 
+    /// On plain TCP the publisher writes messages ahead and sends them together
+    /// (`cah_amqp_outbox`): every shape arrives whole with its properties, bodies that fill,
+    /// pass or span the frame size included, in batches past the 64 KiB flush and the window.
+    @Test func publishesSentTogetherArriveWholeWithTheirProperties() async throws {
+        try await RabbitAdmin.withVhost("outbox") { vhost in
+            let (exchange, queue) = ("autoheal-test-outbox", "autoheal-test-outbox")
+            let topology = AMQPTopology(
+                exchanges: [.init(name: exchange, type: "direct")], queues: [.init(name: queue)],
+                bindings: [.init(queue: queue, exchange: exchange, routingKey: "k")])
+            let publisher = AMQPPublisher(settings: Self.settings(vhost), topology: topology, maxBacklog: 5_000, logger: Self.logger)
+            // RabbitMQ's frame_max is 131,072 bytes: a body frame carries 131,064.
+            let sizes = [0, 1, 131_063, 131_064, 131_065, 300_000] + Array(repeating: 40, count: 2_000)
+            let messages = sizes.enumerated().map { i, size in
+                AMQPMessage(
+                    exchange: exchange, routingKey: "k", body: Array(repeating: UInt8(ascii: "a") + UInt8(i % 26), count: size),
+                    contentType: i.isMultiple(of: 2) ? "application/json" : nil, messageID: "m\(i)",
+                    header: i.isMultiple(of: 3) ? ("x-n", "\(i)") : nil)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for message in messages { group.addTask { try await publisher.publish(message, timeout: .seconds(60)) } }
+                try await group.waitForAll()
+            }
+            await publisher.shutdown()
+            let taken = try await RabbitAdmin.take(3_000, from: queue, vhost: vhost)
+            let byID = Dictionary(uniqueKeysWithValues: taken.map { ($0.messageID ?? "", $0) })
+            #expect(taken.count == messages.count)
+            for message in messages {
+                let got = try #require(byID[message.messageID!], "\(message.messageID!) did not arrive")
+                #expect(Array(got.body.utf8) == message.body, "\(message.messageID!): body of \(message.body.count) bytes")
+                #expect(got.contentType == message.contentType)
+                #expect(got.deliveryMode == 2)
+                #expect(got.headers == (message.header.map { [$0.name: $0.value] } ?? [:]))
+            }
+        }
+    }
+
     @Test func unackedMessageIsRedeliveredAndAnAckedOneIsGone() async throws {
         try await RabbitAdmin.withVhost("ack") { vhost in
             let settings = Self.settings(vhost)

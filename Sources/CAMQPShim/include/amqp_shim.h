@@ -91,6 +91,36 @@ int cah_amqp_publish(amqp_connection_state_t conn, uint16_t channel, const char 
                      const char *content_type, const char *message_id, const char *header_name,
                      const char *header_value, cah_amqp_status *status);
 
+/// Publishes written ahead into one buffer and sent with as few send() calls as the socket
+/// takes (cah_amqp_outbox_flush). Why: rabbitmq-c sends every publish as three send() calls
+/// (method, header, body frames); at 20,000 confirmed messages/s that was 60,000 system calls
+/// a second, most of the publisher's kernel time. The frames are encoded by rabbitmq-c's own
+/// amqp_encode_method / amqp_encode_properties. Plain TCP only: a TLS connection's socket is
+/// written by the library alone (cah_amqp_publish). Zero-initialise; free with
+/// cah_amqp_outbox_free.
+typedef struct {
+    uint8_t *bytes;
+    size_t len;
+    size_t cap;
+} cah_amqp_outbox;
+
+/// Appends a persistent message's frames to the outbox, as cah_amqp_publish would send them.
+/// Nothing is sent. Fails (and appends nothing) when a frame does not fit the frame size.
+int cah_amqp_publish_buffered(amqp_connection_state_t conn, uint16_t channel,
+                              const char *exchange, const char *routing_key, int mandatory,
+                              const void *body, size_t body_len, const char *content_type,
+                              const char *message_id, const char *header_name,
+                              const char *header_value, cah_amqp_outbox *outbox,
+                              cah_amqp_status *status);
+
+/// Sends everything in the outbox on the connection's socket, waiting at most timeout_ms for
+/// the socket to take it, and empties it. After a failure the connection is unusable (a frame
+/// may be cut): close it.
+int cah_amqp_outbox_flush(amqp_connection_state_t conn, cah_amqp_outbox *outbox, int timeout_ms,
+                          cah_amqp_status *status);
+
+void cah_amqp_outbox_free(cah_amqp_outbox *outbox);
+
 typedef enum {
     CAH_PUB_TIMEOUT = 0,
     CAH_PUB_ACK = 1,
