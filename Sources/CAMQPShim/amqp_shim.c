@@ -317,6 +317,13 @@ static int outbox_reserve(cah_amqp_outbox *o, size_t need) {
     return 1;
 }
 
+/// Payload bytes a frame started at the end of the outbox may take: what is reserved, at most
+/// `usable` (the frame size less head and end).
+static size_t room(const cah_amqp_outbox *o, size_t usable) {
+    size_t left = o->cap - o->len - FRAME_HEAD - 1;
+    return left < usable ? left : usable;
+}
+
 /// Starts a frame at the end of the outbox (room reserved by the caller); returns where its
 /// payload goes.
 static uint8_t *frame_start(cah_amqp_outbox *o, uint8_t type, uint16_t channel) {
@@ -343,7 +350,13 @@ int cah_amqp_publish_buffered(amqp_connection_state_t conn, uint16_t channel,
     if (frame_max < 4096) frame_max = 4096;  // the protocol's minimum
     size_t usable = frame_max - FRAME_HEAD - 1;
     size_t start = o->len;
-    if (!outbox_reserve(o, 2 * frame_max)) {
+    // Both frames with every field's length and flag, or the frame size if that is less: an
+    // encoder given too little room fails with AMQP_STATUS_BAD_AMQP_DATA, it never overruns.
+    size_t strings = strlen(exchange) + strlen(routing_key) + (content_type ? strlen(content_type) : 0) +
+                     (message_id ? strlen(message_id) : 0) + (header_name ? strlen(header_name) : 0) +
+                     (header_value ? strlen(header_value) : 0);
+    size_t bound = 2 * (FRAME_HEAD + 1) + 4 + 12 + 64 + strings;
+    if (!outbox_reserve(o, bound < 2 * frame_max ? bound : 2 * frame_max)) {
         set_status(st, CAH_AMQP_LIBRARY_ERROR, 0, "basic.publish: out of memory");
         return -1;
     }
@@ -354,7 +367,7 @@ int cah_amqp_publish_buffered(amqp_connection_state_t conn, uint16_t channel,
     m.mandatory = mandatory ? 1 : 0;
     uint8_t *p = frame_start(o, AMQP_FRAME_METHOD, channel);
     put_u32(p, AMQP_BASIC_PUBLISH_METHOD);
-    amqp_bytes_t space = {usable - 4, p + 4};
+    amqp_bytes_t space = {room(o, usable) - 4, p + 4};
     int n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &m, space);
     if (n < 0) {
         o->len = start;
@@ -371,7 +384,7 @@ int cah_amqp_publish_buffered(amqp_connection_state_t conn, uint16_t channel,
     put_u16(p, AMQP_BASIC_CLASS);
     put_u16(p + 2, 0);  // weight
     put_u64(p + 4, body_len);
-    space = (amqp_bytes_t){usable - 12, p + 12};
+    space = (amqp_bytes_t){room(o, usable) - 12, p + 12};
     n = amqp_encode_properties(AMQP_BASIC_CLASS, &props, space);
     if (n < 0) {
         o->len = start;
