@@ -102,6 +102,49 @@ struct BrokerTests {
         }
     }
 
+    /// README, "Delivery guarantees": on RabbitMQ 3.10 or later, classic queue version 2 by a
+    /// policy, the queues' declaration left as it is. The healer declares, publishes, consumes
+    /// and acks on such queues as on any other, and the policy takes effect.
+    @Test func queuesGivenVersionTwoByAPolicyWorkAsBefore() async throws {
+        try await RabbitAdmin.withVhost("cqv2") { vhost in
+            let policy = try await RabbitAdmin.call(
+                "PUT", "/api/policies/\(RabbitAdmin.encode(vhost))/autoheal-cqv2",
+                json: [
+                    "pattern": #"^cloud-auto-heal\.(control|compute|dead-letter)$"#, "apply-to": "queues",
+                    "definition": ["queue-version": 2],
+                ] as [String: Any])
+            #expect((200..<300).contains(policy.status), "\(policy.bodyText)")
+            let settings = Self.settings(vhost)
+            let queue = Topology.queue(for: .control)
+            let publisher = HealRequestPublisher(settings: settings, logger: Self.logger)
+            let sent = (0..<100).map { i in
+                Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "h", container: "c\(i)"))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for envelope in sent { group.addTask { try await publisher.publish(envelope, timeout: .seconds(30)) } }
+                try await group.waitForAll()
+            }
+            await publisher.shutdown()
+            try await waitUntil("the control queue to run as classic queue version 2") {
+                let answer = try await RabbitAdmin.call("GET", "/api/queues/\(RabbitAdmin.encode(vhost))/\(queue)")
+                let info = try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
+                return info?["policy"] as? String == "autoheal-cqv2"
+                    && (info?["backing_queue_status"] as? [String: Any])?["version"] as? Int == 2
+            }
+            let consumer = AMQPConsumer(
+                settings: settings, topology: HealTopology.declaration(), queues: [queue], prefetch: 32, logger: Self.logger)
+            var received: [String] = []
+            for await delivery in consumer.deliveries {
+                received.append(try Envelope.decode(delivery.body, queueScope: .control).id)
+                await consumer.ack(delivery)
+                if received.count == sent.count { break }
+            }
+            await consumer.stop()
+            #expect(received.sorted() == sent.map(\.id).sorted())
+            #expect(try AMQPQueueInspector.counts(of: queue, settings: settings).ready == 0)
+        }
+    }
+
     @Test func unackedMessageIsRedeliveredAndAnAckedOneIsGone() async throws {
         try await RabbitAdmin.withVhost("ack") { vhost in
             let settings = Self.settings(vhost)
