@@ -21,7 +21,7 @@ public struct HealEngine: Service {
     private let settings: AMQPSettings
     private let topology: AMQPTopology
     private let handlers: HandlerTable
-    private let ledger = RequestLedger()
+    let ledger = RequestLedger()
     private let journal: DecisionJournal?
     private let concurrency: Int
     private let health: ServiceHealth?
@@ -138,6 +138,11 @@ public struct HealEngine: Service {
             await consumer.ack(delivery)
             logger.notice("request already handled by this engine; acked without running again", metadata: log)
             return
+        case .cancelled:
+            logger.notice(
+                "stopped while another copy of this request was being handled: not acked, the broker hands it out again",
+                metadata: log)
+            return
         }
         logger.info("handling request", metadata: log)
         let clock = ContinuousClock()
@@ -145,10 +150,11 @@ public struct HealEngine: Service {
         let outcome = await handlers.handler(for: request.payload).handle(request)
         guard !Task.isCancelled else {
             // Waits end early when the engine is cancelled: the handler may not have finished.
+            ledger.giveUp(request)
             logger.notice("stopped before the handler finished: not acked, the broker hands the message out again", metadata: log)
             return
         }
-        await ledger.markHandled(request)
+        ledger.markHandled(request)
         if let journal {
             let elapsed = clock.now - started
             do {

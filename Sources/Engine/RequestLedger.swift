@@ -10,19 +10,29 @@ import AutoHealCore
 ///   arrives within milliseconds, collapses into one run. Targeted requests never collapse.
 /// - A request whose id was already handled (its ack lost with the connection, for
 ///   example) is not handled again; the last `capacity` ids are kept.
+/// - A second copy of a request being handled right now (the publisher sent it again after a
+///   broker restart lost its confirm, and the broker kept the first: both arrive together)
+///   waits for the first copy's end: a duplicate once it was handled, run if it was given up.
+///   Acking it at once would lose the request if the first copy's handler is cut short.
 /// Times are this process's clock only, so clock skew between hosts cannot matter.
-public actor RequestLedger {
+public final class RequestLedger: Sendable {
     private struct SweepKey: Hashable {
         var payload: Payload
         var scope: Scope
     }
 
-    private var lastSweepStart: [SweepKey: ContinuousClock.Instant] = [:]
-    private var running: [SweepKey: Int] = [:]
+    private struct State {
+        var lastSweepStart: [SweepKey: ContinuousClock.Instant] = [:]
+        var running: [SweepKey: Int] = [:]
+        var handled: Set<String> = []
+        var handledOrder: [String] = []
+        /// Ids admitted to run and not yet handled or given up.
+        var inProgress: Set<String> = []
+    }
+
+    private let state = AsyncCondition(State())
     /// Sweeps of one payload and scope closer together than this are one sweep.
     public let collapseWindow: Duration
-    private var handled: Set<String> = []
-    private var handledOrder: [String] = []
     private let capacity: Int
 
     public init(capacity: Int = 10_000, collapseWindow: Duration = .seconds(2)) {
@@ -36,34 +46,65 @@ public actor RequestLedger {
         case superseded
         /// This id was handled before.
         case duplicate
+        /// The task was cancelled while another copy of the request was being handled.
+        case cancelled
     }
 
     /// Decides whether to run a request received at `receivedAt`; a run counts as started now.
-    public func admit(_ request: Envelope, receivedAt: ContinuousClock.Instant) -> Verdict {
-        if handled.contains(request.id) { return .duplicate }
-        guard request.target == nil else { return .run }
+    /// Waits while another copy of the same request is being handled.
+    public func admit(_ request: Envelope, receivedAt: ContinuousClock.Instant) async -> Verdict {
+        let (id, target, window) = (request.id, request.target, collapseWindow)
         let key = SweepKey(payload: request.payload, scope: request.scope)
-        if running[key, default: 0] > 0 { return .superseded }
-        if let started = lastSweepStart[key], started >= receivedAt || ContinuousClock.now - started < collapseWindow {
-            return .superseded
-        }
-        lastSweepStart[key] = .now
-        running[key, default: 0] += 1
-        return .run
+        return await state.wait { s -> Verdict? in
+            if s.handled.contains(id) { return .duplicate }
+            if s.inProgress.contains(id) { return nil }
+            if target == nil {
+                if s.running[key, default: 0] > 0 { return .superseded }
+                if let started = s.lastSweepStart[key], started >= receivedAt || ContinuousClock.now - started < window {
+                    return .superseded
+                }
+                s.lastSweepStart[key] = .now
+                s.running[key, default: 0] += 1
+            }
+            s.inProgress.insert(id)
+            return .run
+        } ?? .cancelled
     }
 
     /// Remembers that a request admitted with ``admit(_:receivedAt:)`` was handled to the end.
     public func markHandled(_ request: Envelope) {
-        if request.target == nil {
-            running[SweepKey(payload: request.payload, scope: request.scope), default: 1] -= 1
+        let capacity = capacity
+        end(request) { s in
+            guard s.handled.insert(request.id).inserted else { return }
+            s.handledOrder.append(request.id)
+            if s.handledOrder.count > capacity {
+                let excess = s.handledOrder.count - capacity
+                for old in s.handledOrder.prefix(excess) { s.handled.remove(old) }
+                s.handledOrder.removeFirst(excess)
+            }
         }
-        let id = request.id
-        guard handled.insert(id).inserted else { return }
-        handledOrder.append(id)
-        if handledOrder.count > capacity {
-            let excess = handledOrder.count - capacity
-            for old in handledOrder.prefix(excess) { handled.remove(old) }
-            handledOrder.removeFirst(excess)
+    }
+
+    /// Forgets a request admitted with ``admit(_:receivedAt:)`` whose handler was cut short
+    /// (not acked): a copy waiting for it runs. A sweep cut short looked at nothing newer, so
+    /// it supersedes nothing once no other sweep of its payload and scope runs.
+    public func giveUp(_ request: Envelope) {
+        end(request) { s in
+            let key = SweepKey(payload: request.payload, scope: request.scope)
+            if request.target == nil, s.running[key, default: 0] <= 0 { s.lastSweepStart[key] = nil }
+        }
+    }
+
+    /// Copies waiting now for another copy's end.
+    var waiting: Int { state.waiting }
+
+    private func end(_ request: Envelope, _ body: (inout State) -> Void) {
+        state.update { s in
+            if request.target == nil {
+                s.running[SweepKey(payload: request.payload, scope: request.scope), default: 1] -= 1
+            }
+            s.inProgress.remove(request.id)
+            body(&s)
         }
     }
 }

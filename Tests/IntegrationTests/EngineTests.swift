@@ -1,7 +1,7 @@
 import AMQP
 import AutoHealCore
 import AutoHealTestSupport
-import Engine
+@testable import Engine
 import Foundation
 import Handlers
 import Logging
@@ -137,6 +137,51 @@ struct EngineTests {
                 }
             }
             #expect(try AMQPQueueInspector.counts(of: Topology.queue(for: .control), settings: BrokerTests.settings(vhost)).ready == 0)
+        }
+    }
+
+    /// Two copies of one request (the publisher sent it again after a broker restart lost its
+    /// confirm, and the broker had kept the first) arrive together: the second waits for the
+    /// first and is acked without running. `DeliveryFaultTests` saw it run twice at `408d691`.
+    @Test func aSecondCopyArrivingWhileTheFirstRunsIsNotRunAgain() async throws {
+        try await RabbitAdmin.withVhost("copies") { vhost in
+            let parked = ParkedHandler()
+            let logger = Logger(label: "test.engine")
+            let engine = HealEngine(
+                settings: BrokerTests.settings(vhost), topology: HealTopology.declaration(),
+                handlers: HandlerTable(
+                    containerAutoHeal: parked, allocationHeal: RecordingHandler(), libvirtSuspendWakeup: RecordingHandler(),
+                    computeHostFailure: RecordingHandler()),
+                concurrency: 4, logger: logger)
+            let group = ServiceGroup(configuration: .init(services: [.init(service: engine)], logger: logger))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let queue = Topology.queue(for: .control)
+                try await waitUntil("the engine to consume") {
+                    (try? await RabbitAdmin.queue(queue, vhost: vhost))?.consumers ?? 0 > 0
+                }
+                // Targeted, as a request from a Docker event: never collapsed like a sweep.
+                let request = Envelope(
+                    payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "127.0.0.1:2375", container: "nova_api"))
+                let publisher = HealRequestPublisher(settings: BrokerTests.settings(vhost), logger: logger)
+                try await publisher.publish(request)
+                try await waitUntil("the first copy to be handled") { parked.started.withLock { $0 } == 1 }
+                try await publisher.publish(request)
+                await publisher.shutdown()
+                // Without the wait in the ledger the second copy starts the handler too.
+                try await waitUntil("the second copy to wait for the first (or to run)") {
+                    engine.ledger.waiting == 1 || parked.started.withLock { $0 } == 2
+                }
+                parked.release.set()
+                try await waitUntil("both copies acked") {
+                    try AMQPQueueInspector.counts(of: queue, settings: BrokerTests.settings(vhost)).ready == 0
+                        && engine.ledger.waiting == 0
+                }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                #expect(parked.started.withLock { $0 } == 1)
+                #expect(try AMQPQueueInspector.counts(of: queue, settings: BrokerTests.settings(vhost)).ready == 0)
+            }
         }
     }
 
