@@ -15,6 +15,23 @@ struct BrokerTests {
 
     static let logger = Logger(label: "test.broker")
 
+    /// `count` targeted container requests for the control queue, each for another container.
+    static func targetedRequests(_ count: Int) -> [Envelope] {
+        (0..<count).map { i in
+            Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "h", container: "c\(i)"))
+        }
+    }
+
+    /// Publishes every item at once, as many callers of one publisher do (it pipelines them).
+    static func publishAtOnce<Item: Sendable>(_ items: [Item], _ publish: @escaping @Sendable (Item) async throws -> Void)
+        async throws
+    {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for item in items { group.addTask { try await publish(item) } }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func topologyIsDeclaredDurableAndBound() async throws {
         try await RabbitAdmin.withVhost("topology") { vhost in
             let publisher = HealRequestPublisher(settings: Self.settings(vhost), logger: Self.logger)
@@ -52,13 +69,8 @@ struct BrokerTests {
             // Someone deletes the queue, and its binding with it, under the connected publisher.
             let deleted = try await RabbitAdmin.call("DELETE", "/api/queues/\(RabbitAdmin.encode(vhost))/\(queue)")
             #expect((200..<300).contains(deleted.status), "\(deleted.bodyText)")
-            let sent = (0..<50).map { i in
-                Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "h", container: "c\(i)"))
-            }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for envelope in sent { group.addTask { try await publisher.publish(envelope, timeout: .seconds(30)) } }
-                try await group.waitForAll()
-            }
+            let sent = Self.targetedRequests(50)
+            try await Self.publishAtOnce(sent) { try await publisher.publish($0, timeout: .seconds(30)) }
             await publisher.shutdown()
             let taken = try await RabbitAdmin.take(100, from: queue, vhost: vhost)
             let ids = try taken.map { try Envelope.decode(Array($0.body.utf8), queueScope: .control).id }
@@ -84,10 +96,7 @@ struct BrokerTests {
                     contentType: i.isMultiple(of: 2) ? "application/json" : nil, messageID: "m\(i)",
                     header: i.isMultiple(of: 3) ? ("x-n", "\(i)") : nil)
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for message in messages { group.addTask { try await publisher.publish(message, timeout: .seconds(60)) } }
-                try await group.waitForAll()
-            }
+            try await Self.publishAtOnce(messages) { try await publisher.publish($0, timeout: .seconds(60)) }
             await publisher.shutdown()
             let taken = try await RabbitAdmin.take(3_000, from: queue, vhost: vhost)
             let byID = Dictionary(uniqueKeysWithValues: taken.map { ($0.messageID ?? "", $0) })
@@ -117,13 +126,8 @@ struct BrokerTests {
             let settings = Self.settings(vhost)
             let queue = Topology.queue(for: .control)
             let publisher = HealRequestPublisher(settings: settings, logger: Self.logger)
-            let sent = (0..<100).map { i in
-                Envelope(payload: .containerAutoHeal, scope: .control, target: TargetKey(host: "h", container: "c\(i)"))
-            }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for envelope in sent { group.addTask { try await publisher.publish(envelope, timeout: .seconds(30)) } }
-                try await group.waitForAll()
-            }
+            let sent = Self.targetedRequests(100)
+            try await Self.publishAtOnce(sent) { try await publisher.publish($0, timeout: .seconds(30)) }
             await publisher.shutdown()
             try await waitUntil("the control queue to run as classic queue version 2") {
                 let answer = try await RabbitAdmin.call("GET", "/api/queues/\(RabbitAdmin.encode(vhost))/\(queue)")

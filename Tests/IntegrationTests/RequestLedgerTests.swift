@@ -9,6 +9,14 @@ import Testing
 struct RequestLedgerTests {
     let target = TargetKey(host: "h", container: "nova_api")
 
+    /// Admits `request` (it runs), then starts a second copy of it; returns once that waits.
+    func secondCopyWaiting(_ ledger: RequestLedger, _ request: Envelope) async throws -> Task<RequestLedger.Verdict, Never> {
+        #expect(await ledger.admit(request, receivedAt: .now) == .run)
+        let second = Task { await ledger.admit(request, receivedAt: .now) }
+        try await waitUntil("the second copy to wait") { ledger.waiting == 1 }
+        return second
+    }
+
     @Test func aHandledRequestIsADuplicateAndAnotherRuns() async {
         let ledger = RequestLedger()
         let request = Envelope(payload: .containerAutoHeal, scope: .control, target: target)
@@ -24,9 +32,7 @@ struct RequestLedgerTests {
     @Test func aSecondCopyWaitsForTheFirstAndIsADuplicateOnceItWasHandled() async throws {
         let ledger = RequestLedger()
         let request = Envelope(payload: .containerAutoHeal, scope: .control, target: target)
-        #expect(await ledger.admit(request, receivedAt: .now) == .run)
-        let second = Task { await ledger.admit(request, receivedAt: .now) }
-        try await waitUntil("the second copy to wait") { ledger.waiting == 1 }
+        let second = try await secondCopyWaiting(ledger, request)
         ledger.markHandled(request)
         #expect(await second.value == .duplicate)
     }
@@ -35,9 +41,7 @@ struct RequestLedgerTests {
     func aSecondCopyRunsWhenTheFirstWasGivenUp(sweep: Bool) async throws {
         let ledger = RequestLedger()
         let request = Envelope(payload: .containerAutoHeal, scope: .control, target: sweep ? nil : target)
-        #expect(await ledger.admit(request, receivedAt: .now) == .run)
-        let second = Task { await ledger.admit(request, receivedAt: .now) }
-        try await waitUntil("the second copy to wait") { ledger.waiting == 1 }
+        let second = try await secondCopyWaiting(ledger, request)
         // Cut short (the engine torn down): not acked, so the copy must not be acked unrun. A
         // sweep cut short looked at nothing: it supersedes no other.
         ledger.giveUp(request)
@@ -49,9 +53,7 @@ struct RequestLedgerTests {
     @Test func aWaitingCopyIsCancelledWithItsTask() async throws {
         let ledger = RequestLedger()
         let request = Envelope(payload: .allocationHeal, scope: .control, target: nil)
-        #expect(await ledger.admit(request, receivedAt: .now) == .run)
-        let second = Task { await ledger.admit(request, receivedAt: .now) }
-        try await waitUntil("the second copy to wait") { ledger.waiting == 1 }
+        let second = try await secondCopyWaiting(ledger, request)
         second.cancel()
         #expect(await second.value == .cancelled)
         #expect(ledger.waiting == 0)
